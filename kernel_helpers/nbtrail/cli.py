@@ -1,0 +1,289 @@
+"""The ``nbtrail`` command.
+
+Exit codes: 0 ok; 1 a check failed (``verify`` found a problem); 2 usage or input error
+(unknown run, not a trail, unwritable folder, newer schema), always as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import NbtrailError, UsageError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _open():
+    from .store import open_trail
+
+    return open_trail()
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args) -> int:
+    from .store import init_trail
+
+    with init_trail(args.path) as trail:
+        where = trail.home
+        print(f"trail ready in {where} ({trail.url})")
+    return EXIT_OK
+
+
+def cmd_runs(args) -> int:
+    with _open() as trail:
+        runs = trail.runs(kind=args.kind, status=args.status, limit=args.limit)
+    if args.json:
+        _print_json([r.to_dict() for r in runs])
+        return EXIT_OK
+    if not runs:
+        print("no runs recorded yet")
+        return EXIT_OK
+    rows = [
+        [r.id, _when(r.started_at), r.status, r.kind, r.name, _duration(r.duration), r.actor]
+        for r in runs
+    ]
+    print(_table(rows, ["RUN", "STARTED (UTC)", "STATUS", "KIND", "NAME", "TIME", "BY"]))
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    with _open() as trail:
+        details = trail.run_details(args.run)
+        display = trail.display_path
+    if args.json:
+        _print_json(details.to_dict())
+        return EXIT_OK
+    run = details.run
+    print(f"run      {run.id}")
+    print(f"name     {run.name}  ({run.kind})")
+    print(f"status   {run.status}" + (f": {run.error}" if run.error else ""))
+    print(f"by       {run.actor}")
+    print(f"started  {_when(run.started_at)} UTC   took {_duration(run.duration)}")
+    if run.parent_id:
+        print(f"parent   {run.parent_id}")
+    for key, value in sorted(run.attrs.items()):
+        print(f"{key:<8} {value}")
+    if run.params:
+        print("params")
+        for key, value in sorted(run.params.items()):
+            print(f"  {key} = {json.dumps(value)}")
+    for title, usages in (("used", details.used), ("produced", details.produced)):
+        if usages:
+            print(title)
+            for u in usages:
+                where = display(u.path) if u.path else (u.name or u.artifact.name)
+                snap = "  [snapshot]" if u.artifact.snapshot else ""
+                print(f"  {u.artifact.short}  {u.artifact.kind:<9} {where}{snap}")
+    if details.metrics:
+        print("metrics")
+        for m in details.metrics:
+            step = f" (step {m.step})" if m.step is not None else ""
+            print(f"  {m.key} = {m.value:g}{step}")
+    if details.checks:
+        print("checks")
+        for c in details.checks:
+            print(f"  {c.status.upper():<5} {c.name}" + (f": {c.summary}" if c.summary else ""))
+    if details.children:
+        print("steps")
+        for child in details.children:
+            print(f"  {child.id}  {child.status:<9} {child.name}")
+    return EXIT_OK
+
+
+def cmd_lineage(args) -> int:
+    direction = "upstream" if args.upstream else "downstream" if args.downstream else "both"
+    with _open() as trail:
+        graph = trail.lineage(args.ref, direction=direction, depth=args.depth)
+    if args.format == "json":
+        print(graph.to_json())
+    elif args.format == "dot":
+        print(graph.to_dot())
+    else:
+        print(graph.to_text())
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    with _open() as trail:
+        report = trail.verify()
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
+        for problem in report.problems[1:]:
+            print(f"  also: {problem}")
+        for note in report.notes:
+            print(f"  note: {note}")
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def cmd_checkout(args) -> int:
+    with _open() as trail:
+        target = trail.checkout(args.artifact, args.path, overwrite=args.force)
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_export_openlineage(args) -> int:
+    from .export.openlineage import run_events, to_json_lines
+
+    with _open() as trail:
+        text = to_json_lines(run_events(trail, args.run, namespace=args.namespace))
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        target = Path(args.output)
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{target}: cannot write ({exc.strerror})") from None
+        print(f"wrote {len(text.splitlines())} OpenLineage events to {target}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.dir))
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for documentation and tests)."""
+    parser = _Parser(
+        prog="nbtrail",
+        description="Lineage, checks and audited runs for notebook machine learning.",
+    )
+    parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"nbtrail {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("init", help="create a trail (.nbtrail) in a folder")
+    p.add_argument("path", nargs="?", default=".", help="folder (default: here)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("runs", help="list runs, newest first")
+    p.add_argument("--kind", help="only runs of this kind")
+    p.add_argument("--status", help="only runs with this status")
+    p.add_argument("--limit", type=_positive_int, help="at most N runs")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("show", help="show one run: params, inputs, outputs, metrics, checks")
+    p.add_argument("run", help="run id or a unique prefix of it")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("lineage", help="where an artifact came from and what came of it")
+    p.add_argument("ref", metavar="ARTIFACT|PATH", help="file path, fingerprint, name or run id")
+    way = p.add_mutually_exclusive_group()
+    way.add_argument("--upstream", action="store_true", help="only where it came from")
+    way.add_argument("--downstream", action="store_true", help="only what came of it")
+    p.add_argument("--depth", type=_positive_int, help="stop after N hops")
+    p.add_argument("--format", choices=("text", "json", "dot"), default="text")
+    p.set_defaults(func=cmd_lineage)
+
+    p = sub.add_parser("verify", help="check the audit chain, every fact and every blob")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("checkout", help="restore an artifact's snapshot to a file")
+    p.add_argument("artifact", help="fingerprint (prefix), recorded path or name")
+    p.add_argument("path", help="file (or folder) to write")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_checkout)
+
+    p = sub.add_parser("export", help="export the trail to other systems")
+    targets = p.add_subparsers(dest="target", metavar="TARGET", parser_class=_Parser)
+    targets.required = True
+    q = targets.add_parser("openlineage", help="a run as OpenLineage RunEvents (JSON Lines)")
+    q.add_argument("run", help="run id or a unique prefix of it")
+    q.add_argument("-o", "--output", help="file to write (default: standard output)")
+    q.add_argument("--namespace", default="nbtrail", help="OpenLineage job namespace")
+    q.set_defaults(func=cmd_export_openlineage)
+
+    p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
+    p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.chdir:
+            try:
+                os.chdir(args.chdir)
+            except OSError as exc:
+                raise UsageError(f"-C {args.chdir}: {exc.strerror}") from None
+        return args.func(args)
+    except NbtrailError as exc:
+        print(f"nbtrail: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nbtrail: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `nbtrail runs | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Where the trail lives and who is writing to it.
+
+Settings come from, in rising order of precedence: defaults, ``[tool.nbtrail]`` in the nearest
+``pyproject.toml`` (or a ``nbtrail.toml``) found upward from the working directory, and
+``NBTRAIL_*`` environment variables. The signing key is read from the environment only: a key
+written into a project file would sit in version control beside the trail it protects.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UsageError
+
+__all__ = ["HOME_DIRNAME", "Settings", "current_actor", "load_settings"]
+
+HOME_DIRNAME = ".nbtrail"
+
+_KNOWN_KEYS = {"home", "store_url", "blob_url"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one process.
+
+    Attributes
+    ----------
+    home : Path or None
+        The ``.nbtrail`` folder: SQLite database, blobs, caches. None when none was found.
+    store_url : str or None
+        SQLAlchemy URL of the trail database; None means SQLite inside ``home``.
+    blob_url : str or None
+        Folder or fsspec URL for blobs; None means ``home/objects``.
+    signing_key : bytes or None
+        HMAC key for signing audit events (``NBTRAIL_SIGNING_KEY``).
+    actor : str
+        Who is writing: ``NBTRAIL_USER``, then ``JUPYTERHUB_USER``, then the OS login.
+    config_file : Path or None
+        The project file the settings came from, if any.
+    home_source : str or None
+        How ``home`` was found: ``env``, ``config`` or ``found`` (upward search).
+    """
+
+    home: Path | None = None
+    store_url: str | None = None
+    blob_url: str | None = None
+    signing_key: bytes | None = field(default=None, repr=False)
+    actor: str = "unknown"
+    config_file: Path | None = None
+    home_source: str | None = None
+
+
+def current_actor(env: os._Environ | dict | None = None) -> str:
+    """Return who is acting: NBTRAIL_USER, then JUPYTERHUB_USER, then the OS login."""
+    env = os.environ if env is None else env
+    for name in ("NBTRAIL_USER", "JUPYTERHUB_USER"):
+        if env.get(name):
+            return env[name]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _find_upward(start: Path, names: tuple[str, ...]) -> Path | None:
+    for folder in (start, *start.parents):
+        for name in names:
+            candidate = folder / name
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _project_config(start: Path) -> tuple[dict, Path | None]:
+    for folder in (start, *start.parents):
+        own = folder / "nbtrail.toml"
+        if own.is_file():
+            return _read_toml(own, table=None), own
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            data = _read_toml(pyproject, table=("tool", "nbtrail"))
+            if data:
+                return data, pyproject
+    return {}, None
+
+
+def _read_toml(path: Path, table: tuple[str, ...] | None) -> dict:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    for key in table or ():
+        data = data.get(key, {})
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: [{'.'.join(table)}] must be a table")
+    unknown = set(data) - _KNOWN_KEYS
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown nbtrail setting {sorted(unknown)[0]!r}; "
+            f"known settings are {', '.join(sorted(_KNOWN_KEYS))}"
+        )
+    return data
+
+
+def load_settings(start: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
+    """Resolve the settings that apply in ``start`` (default: the working directory).
+
+    Parameters
+    ----------
+    start : path-like, optional
+        Folder to search upward from for ``.nbtrail`` and project settings.
+    env : dict, optional
+        Environment to read ``NBTRAIL_*`` variables from; defaults to ``os.environ``.
+
+    Returns
+    -------
+    Settings
+    """
+    env = dict(os.environ) if env is None else env
+    start_path = Path(start if start is not None else os.getcwd()).resolve()
+    data, config_file = _project_config(start_path)
+    base = config_file.parent if config_file else start_path
+
+    home: Path | None = None
+    home_source: str | None = None
+    if env.get("NBTRAIL_HOME"):
+        home, home_source = Path(env["NBTRAIL_HOME"]).expanduser().resolve(), "env"
+    elif data.get("home"):
+        home, home_source = (base / str(data["home"])).expanduser().resolve(), "config"
+    else:
+        found = _find_upward(start_path, (HOME_DIRNAME,))
+        if found is not None and found.is_dir():
+            home, home_source = found.resolve(), "found"
+
+    blob_url = env.get("NBTRAIL_BLOB_URL") or data.get("blob_url")
+    if blob_url and "://" not in str(blob_url):
+        blob_url = str((base / str(blob_url)).expanduser().resolve())
+
+    key = env.get("NBTRAIL_SIGNING_KEY")
+    return Settings(
+        home=home,
+        store_url=env.get("NBTRAIL_STORE_URL") or data.get("store_url") or None,
+        blob_url=blob_url or None,
+        signing_key=key.encode("utf-8") if key else None,
+        actor=current_actor(env),
+        config_file=config_file,
+        home_source=home_source,
+    )

@@ -1,0 +1,184 @@
+"""Connections to the trail database: SQLite by default, PostgreSQL when configured.
+
+Writers are serialised so the event chain stays one line: SQLite write transactions start
+with ``BEGIN IMMEDIATE`` (the database's write lock, waited for up to the busy timeout);
+PostgreSQL write transactions take a transaction-scoped advisory lock. Readers never wait
+for writers (SQLite in WAL mode, PostgreSQL's MVCC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+
+from ..errors import SchemaTooNew, StoreError, TrailNotFound
+from . import _schema
+
+__all__ = ["create_trail_engine", "ensure_schema", "read", "write"]
+
+BUSY_TIMEOUT_MS = 60_000
+# An arbitrary constant: the advisory lock key that serialises nbtrail writers in PostgreSQL.
+_PG_LOCK_KEY = 0x6E62747261696C  # "nbtrail"
+
+
+def _normalise_url(url: str):
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise TrailNotFound(f"store URL {url!r} is not a SQLAlchemy database URL") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        # The driver nbtrail installs is psycopg 3; plain postgresql:// means psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_trail_engine(url: str) -> Engine:
+    """Create an engine for a trail database URL with nbtrail's connection settings."""
+    parsed = _normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own transaction
+            # handling would defer it and break BEGIN IMMEDIATE).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+                if (
+                    mode
+                    and str(mode[0]).lower() != "wal"
+                    and parsed.database
+                    not in (
+                        None,
+                        "",
+                        ":memory:",
+                    )
+                ):
+                    raise StoreError(
+                        f"{parsed.database}: SQLite refused WAL mode ({mode[0]}); "
+                        "is the trail on a network file system?"
+                    )
+                # WAL with synchronous=NORMAL never corrupts and survives a killed process;
+                # only a power cut can lose the last commits.
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            finally:
+                cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            if conn.get_execution_options().get("nbtrail_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise TrailNotFound(
+        f"store URL {parsed.render_as_string(hide_password=True)!r}: nbtrail supports "
+        "SQLite and PostgreSQL"
+    )
+
+
+def _describe(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+@contextlib.contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """Open a write transaction holding the trail's writer lock."""
+    with _translate_errors(engine), engine.connect() as raw:
+        conn = raw.execution_options(nbtrail_write=True)
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            yield conn
+
+
+@contextlib.contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """Open a read transaction (a consistent snapshot)."""
+    with _translate_errors(engine), engine.connect() as conn, conn.begin():
+        yield conn
+
+
+@contextlib.contextmanager
+def _translate_errors(engine: Engine) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreError(f"{_describe(engine)}: {_reason(exc)}") from exc
+    except DatabaseError as exc:
+        if "file is not a database" in str(exc.orig):
+            raise TrailNotFound(f"{engine.url.database}: not an nbtrail trail") from None
+        raise
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _current_revision(conn: Connection) -> tuple[str | None, bool]:
+    """Return (revision, has_foreign_tables) of the database behind ``conn``."""
+    names = set(sa.inspect(conn).get_table_names())
+    if _schema.VERSION_TABLE not in names:
+        ours = set(_schema.metadata.tables) | {_schema.VERSION_TABLE}
+        return None, bool(names & ours)
+    row = conn.execute(sa.text(f"SELECT version_num FROM {_schema.VERSION_TABLE}")).first()
+    return (row[0] if row else None), False
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring the database to this nbtrail's schema, or refuse it.
+
+    An empty database gets the schema; an older trail is migrated (under the writer lock,
+    so concurrent openers migrate once); a trail from a newer nbtrail, or a database that
+    holds tables nbtrail did not create, is refused without being touched.
+    """
+    with read(engine) as conn:
+        revision, foreign = _current_revision(conn)
+    if revision == _schema.HEAD_REVISION:
+        return
+    _refuse_unknown(engine, revision, foreign)
+    with write(engine) as conn:
+        revision, foreign = _current_revision(conn)
+        if revision == _schema.HEAD_REVISION:
+            return
+        _refuse_unknown(engine, revision, foreign)
+        _upgrade(conn)
+
+
+def _refuse_unknown(engine: Engine, revision: str | None, foreign: bool) -> None:
+    if foreign:
+        raise TrailNotFound(
+            f"{_describe(engine)}: holds tables named like nbtrail's but is not an nbtrail "
+            "trail; use an empty database"
+        )
+    if revision is not None and revision not in _schema.KNOWN_REVISIONS:
+        raise SchemaTooNew(
+            f"{_describe(engine)}: this trail was written by a newer nbtrail (schema "
+            f"revision {revision}; this nbtrail knows up to {_schema.HEAD_REVISION}). "
+            "Upgrade nbtrail to use it; it was not changed."
+        )
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "nbtrail.store:migrations")
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")

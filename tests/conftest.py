@@ -1,0 +1,126 @@
+"""Shared fixtures: one parametrised store fixture runs the store suite on SQLite and PostgreSQL.
+
+PostgreSQL is real: ``NBTRAIL_TEST_POSTGRES_URL`` if set, otherwise the suite starts a throwaway
+server on loopback with ``tests/helpers/postgres.sh`` (needs the PostgreSQL server binaries).
+Where neither is possible the PostgreSQL cases are skipped with a loud reason, unless
+``NBTRAIL_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from nbtrail.config import Settings
+from nbtrail.store import LocalBlobStore, Trail
+
+REQUIRE_PG = os.environ.get("NBTRAIL_REQUIRE_POSTGRES") == "1"
+PG_SCRIPT = Path(__file__).parent / "helpers" / "postgres.sh"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path):
+    """No test sees the developer's trail settings, and each starts in its own folder."""
+    for name in list(os.environ):
+        if (
+            name.startswith("NBTRAIL_")
+            and not name.startswith("NBTRAIL_TEST_")
+            and name
+            not in (
+                "NBTRAIL_REQUIRE_POSTGRES",
+                "NBTRAIL_REQUIRE_BROWSER",
+            )
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NBTRAIL_USER", "tester")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+
+def _no_postgres(reason: str):
+    message = f"PostgreSQL tests cannot run: {reason}"
+    if REQUIRE_PG:
+        pytest.fail("NBTRAIL_REQUIRE_POSTGRES=1 but " + message)
+    pytest.skip("SKIPPED LOUDLY: " + message)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """URL of a PostgreSQL server for the session: given, or started here and stopped after."""
+    given = os.environ.get("NBTRAIL_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    # Not under pytest's tmp folder: as root the server runs as `postgres`, which must reach it.
+    folder = tempfile.mkdtemp(prefix="nbtrail-pg-")
+    started = subprocess.run(
+        ["bash", str(PG_SCRIPT), "start", folder], capture_output=True, text=True
+    )
+    if started.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        _no_postgres(started.stderr.strip().splitlines()[-1] if started.stderr else "no server")
+    url = started.stdout.strip().rsplit("=", 1)[1]
+    try:
+        yield url
+    finally:
+        subprocess.run(["bash", str(PG_SCRIPT), "stop", folder], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database(pg_server_url):
+    """A fresh, empty PostgreSQL database; dropped afterwards. Yields its URL."""
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    name = f"nbtrail_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(pg_server_url).set(database=name)
+    url = url.render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A store URL for an empty trail database, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trail.db'}"
+    else:
+        yield request.getfixturevalue("pg_database")
+
+
+def make_trail(store_url: str, blob_dir: Path, *, key: bytes | None = None) -> Trail:
+    """Open a trail on ``store_url`` with blobs in ``blob_dir``."""
+    return Trail(
+        store_url,
+        blobs=LocalBlobStore(blob_dir),
+        home=None,
+        settings=Settings(actor="tester", signing_key=key),
+    )
+
+
+@pytest.fixture
+def trail(store_url, tmp_path):
+    t = make_trail(store_url, tmp_path / "objects")
+    try:
+        yield t
+    finally:
+        t.close()
