@@ -213,3 +213,20 @@ def test_console_script_and_module_entry_points(project):
     assert bad.returncode == 2 and bad.stderr.startswith("nbtrail: error: no run matches")
     piped = subprocess.run(f"'{exe}' runs | head -c 1", shell=True, capture_output=True, text=True)
     assert "Traceback" not in piped.stderr
+
+
+def test_store_url_puts_the_trail_in_postgresql(capsys, monkeypatch, pg_database, tmp_path):
+    monkeypatch.setenv("NBTRAIL_STORE_URL", pg_database)
+    code, out, _ = run_cli(capsys, "init")
+    assert code == 0 and "postgresql+psycopg://" in out
+    with open_trail() as trail, trail.start_run("on-postgres") as run:
+        run.use(pd.DataFrame({"a": [1]}), name="frame", snapshot=True)
+    code, out, _ = run_cli(capsys, "runs", "--json")
+    assert [r["name"] for r in json.loads(out)] == ["on-postgres"]
+    assert run_cli(capsys, "verify")[0] == 0
+    engine = sa.create_engine(pg_database)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM runs")).scalar() == "on-postgres"
+    engine.dispose()
+    # No SQLite database appeared beside the blobs.
+    assert not (Path.cwd() / ".nbtrail" / "trail.db").exists()

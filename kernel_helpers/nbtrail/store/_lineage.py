@@ -189,145 +189,140 @@ def build_lineage(trail, ref, *, direction: str = "both", depth: int | None = No
     if depth is not None and (not isinstance(depth, int) or depth < 1):
         raise UsageError(f"depth must be a positive integer, got {depth!r}")
     kind, ident = _resolve_root(trail, ref)
-    root = f"{kind}:{ident}"
-    graph = Lineage(root=root, direction=direction)
+    graph = Lineage(root=f"{kind}:{ident}", direction=direction)
     runs, artifacts = set(), set()
     (runs if kind == "run" else artifacts).add(ident)
     with _db.read(trail.engine) as conn:
+        walk = _Walk(conn, graph, runs, artifacts)
         if direction in ("both", "upstream"):
-            _walk_upstream(trail, conn, kind, ident, depth, graph, runs, artifacts)
+            walk.upstream(kind, ident, depth)
         if direction in ("both", "downstream"):
-            _walk_downstream(trail, conn, kind, ident, depth, graph, runs, artifacts)
-        _load_nodes(trail, conn, graph, runs, artifacts)
+            walk.downstream(kind, ident, depth)
+        walk.load_nodes()
     return graph
 
 
-def _edges_where(column_name: str, kind: str, extra=None):
-    e = _schema.edges
-
-    def query(ids):
-        q = sa.select(e.c.run_id, e.c.artifact_id, e.c.source_id).where(
-            e.c.kind == kind, e.c[column_name].in_(ids)
-        )
-        return q if extra is None else q.where(extra)
-
-    return query
+# Ids per IN (...) list: below SQLite's 32,766 bound-parameter limit and kind to PostgreSQL.
+_BATCH = 5000
 
 
-def _derived_pairs(trail, conn, run_ids) -> set[tuple[str, str]]:
-    """(run, artifact) pairs where the artifact has derived edges recorded in that run."""
-    return {
-        (r["run_id"], r["artifact_id"])
-        for r in trail._select_in(conn, _edges_where("run_id", "derived"), run_ids)
-    }
+class _Walk:
+    """Breadth-first traversal, one query per edge kind per hop over the whole frontier."""
 
+    def __init__(self, conn, graph: Lineage, runs: set, artifacts: set):
+        self.conn, self.graph, self.runs, self.artifacts = conn, graph, runs, artifacts
 
-def _walk_upstream(trail, conn, kind, ident, depth, graph, runs, artifacts) -> None:
-    frontier_artifacts = {ident} if kind == "artifact" else set()
-    expand_runs = {ident} if kind == "run" else set()
-    seen_artifacts = set(frontier_artifacts)
-    hop = 0
-    while (frontier_artifacts or expand_runs) and (depth is None or hop < depth):
-        hop += 1
-        new_artifacts: set[str] = set()
-        if frontier_artifacts:
-            for r in trail._select_in(
-                conn, _edges_where("artifact_id", "derived"), frontier_artifacts
-            ):
-                graph.edges.add(
-                    (f"artifact:{r['source_id']}", f"artifact:{r['artifact_id']}", "derived")
-                )
-                new_artifacts.add(r["source_id"])
-            produced = list(
-                trail._select_in(conn, _edges_where("artifact_id", "produced"), frontier_artifacts)
+    def edges(self, kind: str, column: str, ids) -> list[tuple[str, str, str | None]]:
+        """(run_id, artifact_id, source_id) of edges of ``kind`` whose ``column`` is in ids."""
+        e = _schema.edges
+        ids, rows = list(ids), []
+        for start in range(0, len(ids), _BATCH):
+            query = sa.select(e.c.run_id, e.c.artifact_id, e.c.source_id).where(
+                e.c.kind == kind, e.c[column].in_(ids[start : start + _BATCH])
             )
-            producer_runs = {r["run_id"] for r in produced}
-            precise = _derived_pairs(trail, conn, producer_runs)
-            for r in produced:
-                graph.edges.add((f"run:{r['run_id']}", f"artifact:{r['artifact_id']}", "produced"))
-                runs.add(r["run_id"])
-                if (r["run_id"], r["artifact_id"]) not in precise:
-                    expand_runs.add(r["run_id"])
-        for r in trail._select_in(conn, _edges_where("run_id", "used"), expand_runs):
-            graph.edges.add((f"artifact:{r['artifact_id']}", f"run:{r['run_id']}", "used"))
-            new_artifacts.add(r["artifact_id"])
-        expand_runs = set()
-        frontier_artifacts = new_artifacts - seen_artifacts
-        seen_artifacts |= frontier_artifacts
-        artifacts |= frontier_artifacts
+            rows.extend(self.conn.execute(query).all())
+        return rows
 
+    def precise(self, run_ids) -> set[tuple[str, str]]:
+        """(run, artifact) pairs where the artifact has derived edges recorded in that run."""
+        return {(run, art) for run, art, _ in self.edges("derived", "run_id", run_ids)}
 
-def _walk_downstream(trail, conn, kind, ident, depth, graph, runs, artifacts) -> None:
-    frontier_artifacts = {ident} if kind == "artifact" else set()
-    expand_runs = {ident} if kind == "run" else set()
-    seen_artifacts = set(frontier_artifacts)
-    hop = 0
-    while (frontier_artifacts or expand_runs) and (depth is None or hop < depth):
-        hop += 1
-        new_artifacts: set[str] = set()
-        if frontier_artifacts:
-            for r in trail._select_in(
-                conn, _edges_where("source_id", "derived"), frontier_artifacts
-            ):
-                graph.edges.add(
-                    (f"artifact:{r['source_id']}", f"artifact:{r['artifact_id']}", "derived")
-                )
-                new_artifacts.add(r["artifact_id"])
-            for r in trail._select_in(
-                conn, _edges_where("artifact_id", "used"), frontier_artifacts
-            ):
-                graph.edges.add((f"artifact:{r['artifact_id']}", f"run:{r['run_id']}", "used"))
-                runs.add(r["run_id"])
-                expand_runs.add(r["run_id"])
-        if expand_runs:
+    def upstream(self, kind: str, ident: str, depth: int | None) -> None:
+        add = self.graph.edges.add
+        frontier = {ident} if kind == "artifact" else set()
+        expand = {ident} if kind == "run" else set()
+        seen, hop = set(frontier), 0
+        while (frontier or expand) and (depth is None or hop < depth):
+            hop += 1
+            found: set[str] = set()
+            for _run, art, source in self.edges("derived", "artifact_id", frontier):
+                add((f"artifact:{source}", f"artifact:{art}", "derived"))
+                found.add(source)
+            produced = self.edges("produced", "artifact_id", frontier)
+            precise = self.precise({run for run, _, _ in produced})
+            for run, art, _ in produced:
+                add((f"run:{run}", f"artifact:{art}", "produced"))
+                self.runs.add(run)
+                if (run, art) not in precise:
+                    expand.add(run)
+            for run, art, _ in self.edges("used", "run_id", expand):
+                add((f"artifact:{art}", f"run:{run}", "used"))
+                found.add(art)
+            expand = set()
+            frontier = found - seen
+            seen |= frontier
+            self.artifacts |= frontier
+
+    def downstream(self, kind: str, ident: str, depth: int | None) -> None:
+        add = self.graph.edges.add
+        frontier = {ident} if kind == "artifact" else set()
+        expand = {ident} if kind == "run" else set()
+        seen, hop = set(frontier), 0
+        while (frontier or expand) and (depth is None or hop < depth):
+            hop += 1
+            found: set[str] = set()
+            for _run, art, source in self.edges("derived", "source_id", frontier):
+                add((f"artifact:{source}", f"artifact:{art}", "derived"))
+                found.add(art)
+            for run, art, _ in self.edges("used", "artifact_id", frontier):
+                add((f"artifact:{art}", f"run:{run}", "used"))
+                self.runs.add(run)
+                expand.add(run)
             # Everything a run produced follows from the run itself; from an artifact, only
-            # what was not derived from something else.
-            precise = (
-                set() if kind == "run" and hop == 1 else _derived_pairs(trail, conn, expand_runs)
+            # what was not derived from something else (that is reached through its derivation).
+            precise = set() if kind == "run" and hop == 1 else self.precise(expand)
+            for run, art, _ in self.edges("produced", "run_id", expand):
+                if (run, art) not in precise:
+                    add((f"run:{run}", f"artifact:{art}", "produced"))
+                    found.add(art)
+            expand = set()
+            frontier = found - seen
+            seen |= frontier
+            self.artifacts |= frontier
+
+    def load_nodes(self) -> None:
+        a, r = _schema.artifacts, _schema.runs
+        nodes = self.graph.nodes
+        ids = list(self.artifacts)
+        for start in range(0, len(ids), _BATCH):
+            query = sa.select(a.c.id, a.c.name, a.c.kind, a.c.size, a.c.snapshot).where(
+                a.c.id.in_(ids[start : start + _BATCH])
             )
-            for r in trail._select_in(conn, _edges_where("run_id", "produced"), expand_runs):
-                if (r["run_id"], r["artifact_id"]) in precise:
-                    continue  # reached through its derived edges, if it depends on the root
-                graph.edges.add((f"run:{r['run_id']}", f"artifact:{r['artifact_id']}", "produced"))
-                new_artifacts.add(r["artifact_id"])
-        expand_runs = set()
-        frontier_artifacts = new_artifacts - seen_artifacts
-        seen_artifacts |= frontier_artifacts
-        artifacts |= frontier_artifacts
-
-
-def _load_nodes(trail, conn, graph: Lineage, runs: set, artifacts: set) -> None:
-    a, r = _schema.artifacts, _schema.runs
-    for row in trail._select_in(conn, lambda ids: sa.select(a).where(a.c.id.in_(ids)), artifacts):
-        graph.nodes[f"artifact:{row['id']}"] = {
-            "type": "artifact",
-            "id": row["id"],
-            "name": row["name"],
-            "kind": row["kind"],
-            "size": row["size"],
-            "snapshot": row["snapshot"],
-        }
-    for row in trail._select_in(conn, lambda ids: sa.select(r).where(r.c.id.in_(ids)), runs):
-        graph.nodes[f"run:{row['id']}"] = {
-            "type": "run",
-            "id": row["id"],
-            "name": row["name"],
-            "kind": row["kind"],
-            "status": row["status"],
-            "started_at": jsonable(row["started_at"]),
-        }
-    # An edge may name an artifact whose row was removed behind nbtrail's back; keep the graph
-    # drawable and let `nbtrail verify` report the deletion.
-    for source, target, _ in list(graph.edges):
-        for key in (source, target):
-            if key not in graph.nodes:
-                typ, ident = key.split(":", 1)
-                graph.nodes[key] = {
-                    "type": typ,
+            for ident, name, kind, size, snapshot in self.conn.execute(query).all():
+                nodes[f"artifact:{ident}"] = {
+                    "type": "artifact",
                     "id": ident,
-                    "name": "(missing)",
-                    "kind": "missing",
-                    "status": "missing",
-                    "size": 0,
-                    "snapshot": None,
+                    "name": name,
+                    "kind": kind,
+                    "size": size,
+                    "snapshot": snapshot,
                 }
+        ids = list(self.runs)
+        for start in range(0, len(ids), _BATCH):
+            query = sa.select(r.c.id, r.c.name, r.c.kind, r.c.status, r.c.started_at).where(
+                r.c.id.in_(ids[start : start + _BATCH])
+            )
+            for ident, name, kind, status, started in self.conn.execute(query).all():
+                nodes[f"run:{ident}"] = {
+                    "type": "run",
+                    "id": ident,
+                    "name": name,
+                    "kind": kind,
+                    "status": status,
+                    "started_at": jsonable(started),
+                }
+        # An edge may name a fact removed behind nbtrail's back; keep the graph drawable and
+        # let `nbtrail verify` report the deletion.
+        for source, target, _ in list(self.graph.edges):
+            for key in (source, target):
+                if key not in nodes:
+                    typ, ident = key.split(":", 1)
+                    nodes[key] = {
+                        "type": typ,
+                        "id": ident,
+                        "name": "(missing)",
+                        "kind": "missing",
+                        "status": "missing",
+                        "size": 0,
+                        "snapshot": None,
+                    }

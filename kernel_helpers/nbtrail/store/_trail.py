@@ -44,7 +44,6 @@ RUN_STATUSES = ("running", "succeeded", "failed", "aborted")
 CHECK_STATUSES = ("pass", "warn", "fail", "error")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _HEX = re.compile(r"^[0-9a-f]+$")
-_IN_CHUNK = 500
 
 
 def _now() -> dt.datetime:
@@ -70,10 +69,17 @@ def _check_mapping(value, what: str) -> dict:
     return jsonable(dict(value))
 
 
-def _dispose_after_fork(engine_ref: weakref.ref) -> None:
-    engine = engine_ref()
-    if engine is not None:
+# Connections must not cross a fork (papermill and pipeline workers fork): a child drops the
+# pool it inherited, without closing the parent's connections, and opens its own.
+_open_engines: weakref.WeakSet = weakref.WeakSet()
+
+
+def _dispose_after_fork() -> None:
+    for engine in list(_open_engines):
         engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_after_fork)
 
 
 class Trail:
@@ -108,8 +114,7 @@ class Trail:
         self._key = settings.signing_key
         self._blobs = blobs
         self.engine = _db.create_trail_engine(store_url)
-        engine_ref = weakref.ref(self.engine)
-        os.register_at_fork(after_in_child=lambda: _dispose_after_fork(engine_ref))
+        _open_engines.add(self.engine)
         self.stat_cache = StatCache(home / "cache" / "stat-cache.json" if home else None)
         try:
             _db.ensure_schema(self.engine)
@@ -649,11 +654,6 @@ class Trail:
         from ._verify import verify_trail
 
         return verify_trail(self)
-
-    def _select_in(self, conn: Connection, query_for, ids: Iterable[str]):
-        ids = list(ids)
-        for start in range(0, len(ids), _IN_CHUNK):
-            yield from conn.execute(query_for(ids[start : start + _IN_CHUNK])).mappings()
 
 
 class Run:
