@@ -91,8 +91,10 @@ def test_writer_killed_mid_write_leaves_a_trail_that_verifies(store_url, tmp_pat
     try:
         runs = trail.runs()
         assert len(runs) >= 1
-        # Killed runs stay "running": nothing ended them. The trail is still consistent.
-        assert {r.status for r in runs} <= {"running", "succeeded"}
+        # Opening the trail marked the runs of killed writers aborted; none is left running.
+        statuses = {r.status for r in runs}
+        assert "aborted" in statuses and statuses <= {"aborted", "succeeded"}
+        assert all("ended without ending the run" in r.error for r in runs if r.status == "aborted")
         assert trail.verify().ok
     finally:
         trail.close()

@@ -332,3 +332,148 @@ def test_unsupported_store_url(tmp_path):
         make_trail("mysql://x@localhost/db", tmp_path)
     with pytest.raises(TrailNotFound, match="not a SQLAlchemy database URL"):
         make_trail("not a url", tmp_path)
+
+
+# -- batches ---------------------------------------------------------------------------------
+
+
+def _events(trail):
+    with trail.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT action, subject_id FROM events ORDER BY seq")).all()
+
+
+def test_batch_folds_an_update_of_a_row_it_inserted(trail):
+    from nbtrail.store._trail import _now
+
+    batch = trail.batch()
+    row = {
+        "id": "01900000-0000-7000-8000-000000000001",
+        "parent_id": None,
+        "kind": "cell",
+        "name": "cell 1",
+        "status": "running",
+        "actor": "tester",
+        "started_at": _now(),
+        "ended_at": None,
+        "params": {},
+        "attrs": {},
+        "error": None,
+    }
+    batch.insert(_schema.runs, row, "run.start")
+    batch.update(_schema.runs, row["id"], {"status": "succeeded", "ended_at": _now()}, "run.end")
+    stored = batch.commit()
+    assert stored[("runs", row["id"])]["status"] == "succeeded"
+    assert _events(trail) == [("run.start+end", row["id"])]
+    assert trail.verify().ok
+
+
+def test_batch_deduplicates_artifacts_and_edges(trail):
+    from nbtrail.capture.fingerprints import fingerprint
+    from nbtrail.store._batch import artifact_row
+    from nbtrail.store._trail import edge_row
+
+    run = trail.start_run("dedupe")
+    fp = fingerprint(pd.DataFrame({"a": [1]}))
+    for _ in range(2):
+        batch = trail.batch()
+        batch.artifact(artifact_row(fp, "a", None))
+        batch.artifact(artifact_row(fp, "a", None))
+        batch.edge(edge_row("used", run.id, fp.digest, name="a"))
+        batch.edge(edge_row("used", run.id, fp.digest, name="a"))
+        batch.commit()
+    actions = [a for a, _ in _events(trail)]
+    assert actions == ["run.start", "artifact.add", "edge.used"]
+
+
+def test_failed_batch_writes_nothing(trail):
+    run = trail.start_run("atomic")
+    before = _events(trail)
+    batch = trail.batch()
+    batch.insert(
+        _schema.metrics,
+        {
+            "id": "m1",
+            "run_id": run.id,
+            "key": "k",
+            "value": 1.0,
+            "step": None,
+            "created_at": run.record.started_at,
+        },
+        "metric.add",
+    )
+    batch.update(_schema.runs, "no-such-run", {"status": "failed"}, "run.end")
+    with pytest.raises(LookupError, match="no runs row no-such-run"):
+        batch.commit()
+    assert _events(trail) == before
+    assert trail.run_details(run.id).metrics == []
+
+
+# -- dead processes and migrations -----------------------------------------------------------
+
+
+def test_runs_of_dead_processes_are_marked_aborted_on_open(store_url, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from nbtrail.config import Settings; from nbtrail.store import Trail, "
+        "LocalBlobStore\n"
+        f"t = Trail({store_url!r}, blobs=LocalBlobStore({str(tmp_path / 'o')!r}), home=None, "
+        "settings=Settings(actor='x'))\n"
+        "run = t.start_run('doomed'); print(run.id, flush=True)\n"
+        "import os; os._exit(0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    doomed = out.stdout.strip()
+    trail = make_trail(store_url, tmp_path / "o")
+    alive = trail.start_run("alive")  # this process lives on
+    trail.close()
+    trail = make_trail(store_url, tmp_path / "o")
+    try:
+        record = trail.get_run(doomed)
+        assert record.status == "aborted"
+        assert "ended without ending the run" in record.error
+        assert trail.get_run(alive.id).status == "running"
+        assert trail.verify().ok
+    finally:
+        trail.close()
+
+
+def test_runs_of_other_hosts_are_left_alone(trail):
+    run = trail.start_run("remote")
+    other = {**run.record.attrs, "process": {"host": "elsewhere", "pid": 1, "start": None}}
+    batch = trail.batch()
+    batch.update(_schema.runs, run.id, {"attrs": other}, "run.update")
+    batch.commit()
+    assert trail.recover_dead_runs() == []
+    assert trail.get_run(run.id).status == "running"
+
+
+def test_an_older_trail_is_migrated_on_open(store_url, tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", "nbtrail.store:migrations")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    with engine.connect() as conn:
+        assert conn.execute(
+            sa.text("SELECT version_num FROM nbtrail_alembic_version")
+        ).scalar() == ("0001")
+        assert "ix_runs_status" not in {i["name"] for i in sa.inspect(conn).get_indexes("runs")}
+    engine.dispose()
+    trail = make_trail(store_url, tmp_path / "o")
+    try:
+        trail.start_run("after upgrade").end()
+        with trail.engine.connect() as conn:
+            assert (
+                conn.execute(sa.text("SELECT version_num FROM nbtrail_alembic_version")).scalar()
+                == _schema.HEAD_REVISION
+            )
+            assert "ix_runs_status" in {i["name"] for i in sa.inspect(conn).get_indexes("runs")}
+        assert trail.verify().ok
+    finally:
+        trail.close()

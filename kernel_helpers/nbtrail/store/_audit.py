@@ -18,12 +18,8 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from . import _schema
-
-__all__ = ["GENESIS", "append_event", "canonical", "event_hash", "jsonable", "row_digest", "sign"]
+__all__ = ["GENESIS", "canonical", "event_hash", "jsonable", "row_digest", "sign"]
 
 GENESIS = "0" * 64
 
@@ -96,38 +92,3 @@ def event_hash(event: Mapping) -> str:
 def sign(key: bytes, hash_hex: str) -> str:
     """Return the HMAC-SHA256 signature of an event hash."""
     return hmac.new(key, hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
-
-
-def append_event(
-    conn: Connection,
-    *,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    digest: str,
-    actor: str,
-    key: bytes | None,
-) -> dict:
-    """Append one event after the current head of the chain.
-
-    Must run inside a write transaction (``_db.write``), which holds the writer lock, so the
-    head read here is still the head when the new event is inserted.
-    """
-    events = _schema.events
-    head = conn.execute(
-        sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)
-    ).first()
-    event = {
-        "seq": (head.seq + 1) if head else 1,
-        "at": dt.datetime.now(dt.UTC),
-        "actor": actor,
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "digest": digest,
-        "prev_hash": head.hash if head else GENESIS,
-    }
-    event["hash"] = event_hash(event)
-    event["signature"] = sign(key, event["hash"]) if key else None
-    conn.execute(events.insert().values(**event))
-    return event

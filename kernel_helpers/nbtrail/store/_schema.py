@@ -30,7 +30,7 @@ __all__ = [
 
 # The newest migration this code knows, and every one before it. A trail whose revision is
 # not in this list was written by a newer nbtrail and is refused.
-KNOWN_REVISIONS = ("0001",)
+KNOWN_REVISIONS = ("0001", "0002")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 VERSION_TABLE = "nbtrail_alembic_version"
 
@@ -73,7 +73,7 @@ runs = sa.Table(
     sa.Column("parent_id", sa.String(36), nullable=True, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False, index=True),
     sa.Column("ended_at", UTCDateTime, nullable=True),

@@ -1,15 +1,16 @@
 """The trail: open it, start runs, record what they used and produced, read it back.
 
-Every write goes through :meth:`Trail._insert` or :meth:`Trail._update`, which store the fact,
-read the stored row back, and append an event with the digest of exactly what was stored, all
-in one transaction under the writer lock. A fact and its event are committed together or not
-at all.
+Every write goes through a :class:`~nbtrail.store._batch.Batch` (``trail.batch()``): the facts
+and their events are committed in one transaction under the writer lock, each event carrying
+the digest of the row exactly as stored. A fact and its event are committed together or not at
+all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 import numbers
 import os
@@ -20,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from ..capture.fingerprints import Fingerprint, StatCache, fingerprint, fingerprint_file
 from ..config import HOME_DIRNAME, Settings, load_settings
@@ -34,11 +34,15 @@ from ..errors import (
 )
 from ..ids import new_id
 from . import _db, _schema, _snapshot
-from ._audit import append_event, jsonable, row_digest
+from ._audit import jsonable
+from ._batch import Batch, artifact_row
 from ._blobs import BlobStore, LocalBlobStore, open_blob_store
+from ._process import current_process, is_gone
 from ._records import ArtifactRecord, CheckRecord, MetricRecord, RunDetails, RunRecord, Usage
 
 __all__ = ["CHECK_STATUSES", "RUN_STATUSES", "Run", "Trail", "init_trail", "open_trail"]
+
+log = logging.getLogger("nbtrail")
 
 RUN_STATUSES = ("running", "succeeded", "failed", "aborted")
 CHECK_STATUSES = ("pass", "warn", "fail", "error")
@@ -56,6 +60,28 @@ def _check_name(value, what: str, limit: int = 255) -> str:
     if len(value) > limit:
         raise UsageError(f"{what} is longer than {limit} characters: {value[:40]!r}...")
     return value
+
+
+def edge_row(
+    kind: str,
+    run_id: str,
+    artifact_id: str,
+    *,
+    source_id: str | None = None,
+    name: str | None = None,
+    path: str | None = None,
+) -> dict:
+    """Return the ``edges`` row for a used, produced or derived edge."""
+    return {
+        "id": new_id(),
+        "kind": kind,
+        "run_id": run_id,
+        "artifact_id": artifact_id,
+        "source_id": source_id,
+        "name": name[:255] if name else None,
+        "path": path,
+        "created_at": _now(),
+    }
 
 
 def _check_mapping(value, what: str) -> dict:
@@ -122,6 +148,7 @@ class Trail:
         except BaseException:
             self.engine.dispose()
             raise
+        self.recover_dead_runs()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -181,26 +208,44 @@ class Trail:
             )
             return trail_id
 
-    def _insert(self, conn: Connection, table: sa.Table, row: dict, action: str) -> dict:
-        conn.execute(table.insert().values(**row))
-        return self._record_event(conn, table, row["id"], action)
+    def recover_dead_runs(self) -> list[str]:
+        """Mark runs left ``running`` by a process that no longer exists as ``aborted``.
 
-    def _update(self, conn: Connection, table: sa.Table, key: str, values: dict, action: str):
-        conn.execute(table.update().where(table.c.id == key).values(**values))
-        return self._record_event(conn, table, key, action)
+        Runs opened on other hosts are left alone. Called whenever a trail is opened; a
+        failure here is logged, never raised: it must not stop anyone from reading the trail.
 
-    def _record_event(self, conn: Connection, table: sa.Table, key: str, action: str) -> dict:
-        stored = dict(conn.execute(sa.select(table).where(table.c.id == key)).mappings().one())
-        append_event(
-            conn,
-            action=action,
-            subject_type=table.name,
-            subject_id=key,
-            digest=row_digest(stored),
-            actor=self.actor,
-            key=self._key,
-        )
-        return stored
+        Returns
+        -------
+        list of str
+            Ids of the runs marked aborted.
+        """
+        runs = _schema.runs
+        try:
+            with _db.read(self.engine) as conn:
+                rows = conn.execute(
+                    sa.select(runs.c.id, runs.c.attrs).where(runs.c.status == "running")
+                ).all()
+            dead = [(ident, attrs) for ident, attrs in rows if is_gone(attrs.get("process"))]
+            if not dead:
+                return []
+            batch = self.batch()
+            for ident, attrs in dead:
+                process = attrs["process"]
+                error = (
+                    f"aborted: process {process['pid']} on {process['host']} ended without "
+                    "ending the run (killed, or the kernel died)"
+                )
+                values = {"status": "aborted", "ended_at": _now(), "error": error}
+                batch.update(runs, ident, values, "run.abort")
+            batch.commit()
+            return [ident for ident, _ in dead]
+        except Exception:
+            log.exception("could not mark dead runs as aborted")
+            return []
+
+    def batch(self) -> Batch:
+        """Start a batch of facts to commit together (see :class:`Batch`)."""
+        return Batch(self)
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -238,7 +283,7 @@ class Trail:
         if not isinstance(kind, str) or not _KIND.match(kind):
             raise UsageError(f"run kind must be a short lowercase word, got {kind!r}")
         params = _check_mapping(params, "params")
-        attrs = _check_mapping(attrs, "attrs")
+        attrs = {**_check_mapping(attrs, "attrs"), "process": current_process()}
         parent_id = None
         if parent is not None:
             parent_id = parent.id if isinstance(parent, Run | RunRecord) else str(parent)
@@ -256,23 +301,25 @@ class Trail:
             "attrs": attrs,
             "error": None,
         }
-        with _db.write(self.engine) as conn:
-            stored = self._insert(conn, _schema.runs, row, "run.start")
-        return Run(self, RunRecord.from_row(stored))
+        batch = self.batch()
+        batch.insert(_schema.runs, row, "run.start")
+        stored = batch.commit()
+        return Run(self, RunRecord.from_row(stored[("runs", row["id"])]))
 
     def _end_run(self, run_id: str, status: str, error: str | None) -> RunRecord:
         if status not in RUN_STATUSES[1:]:
             raise UsageError(f"a run ends as one of {', '.join(RUN_STATUSES[1:])}; got {status!r}")
         runs = _schema.runs
-        with _db.write(self.engine) as conn:
+        with _db.read(self.engine) as conn:
             current = conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).first()
-            if current is None:
-                raise RunNotFound(f"no run {run_id}")
-            if current.status != "running":
-                raise UsageError(f"run {run_id} has already ended ({current.status})")
-            values = {"status": status, "ended_at": _now(), "error": error}
-            stored = self._update(conn, runs, run_id, values, "run.end")
-        return RunRecord.from_row(stored)
+        if current is None:
+            raise RunNotFound(f"no run {run_id}")
+        if current.status != "running":
+            raise UsageError(f"run {run_id} has already ended ({current.status})")
+        batch = self.batch()
+        values = {"status": status, "ended_at": _now(), "error": error}
+        batch.update(runs, run_id, values, "run.end")
+        return RunRecord.from_row(batch.commit()[("runs", run_id)])
 
     def get_run(self, ref: str) -> RunRecord:
         """Return the run whose id is ``ref`` or starts with it.
@@ -413,66 +460,6 @@ class Trail:
         data, fmt = _snapshot.encode(obj, fp)
         return self.blobs.put_bytes(data), fmt
 
-    def _ensure_artifact(
-        self, conn: Connection, fp: Fingerprint, name: str, snapshot: tuple[str, str] | None
-    ) -> dict:
-        a = _schema.artifacts
-        existing = conn.execute(sa.select(a).where(a.c.id == fp.digest)).mappings().first()
-        if existing is None:
-            meta = {k: v for k, v in fp.meta.items() if k != "path"}
-            row = {
-                "id": fp.digest,
-                "kind": fp.kind,
-                "name": name[:255],
-                "schema": fp.schema,
-                "size": int(fp.size),
-                "meta": jsonable(meta),
-                "snapshot": snapshot[0] if snapshot else None,
-                "snapshot_format": snapshot[1] if snapshot else None,
-                "created_at": _now(),
-            }
-            return self._insert(conn, a, row, "artifact.add")
-        if snapshot and existing["snapshot"] is None:
-            values = {"snapshot": snapshot[0], "snapshot_format": snapshot[1]}
-            return self._update(conn, a, fp.digest, values, "artifact.snapshot")
-        return dict(existing)
-
-    def _add_edge(
-        self,
-        conn: Connection,
-        *,
-        kind: str,
-        run_id: str,
-        artifact_id: str,
-        source_id: str | None = None,
-        name: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        e = _schema.edges
-        same = conn.execute(
-            sa.select(e.c.id).where(
-                e.c.kind == kind,
-                e.c.run_id == run_id,
-                e.c.artifact_id == artifact_id,
-                e.c.source_id.is_(None) if source_id is None else e.c.source_id == source_id,
-                e.c.name.is_(None) if name is None else e.c.name == name,
-                e.c.path.is_(None) if path is None else e.c.path == path,
-            )
-        ).first()
-        if same is not None:
-            return  # the same fact twice is one fact
-        row = {
-            "id": new_id(),
-            "kind": kind,
-            "run_id": run_id,
-            "artifact_id": artifact_id,
-            "source_id": source_id,
-            "name": name[:255] if name else None,
-            "path": path,
-            "created_at": _now(),
-        }
-        self._insert(conn, e, row, f"edge.{kind}")
-
     def snapshot(self, obj, *, name: str | None = None) -> ArtifactRecord:
         """Store an object's (or a file's) full content so it can be restored later.
 
@@ -490,9 +477,10 @@ class Trail:
         """
         fp = self.fingerprint(obj)
         snap = self._snapshot_bytes(obj, fp)
-        with _db.write(self.engine) as conn:
-            row = self._ensure_artifact(conn, fp, name or self._default_name(obj, fp), snap)
-        return ArtifactRecord.from_row(row)
+        batch = self.batch()
+        batch.artifact(artifact_row(fp, name or self._default_name(obj, fp), snap))
+        batch.commit()
+        return self.get_artifact(fp.digest)
 
     def get_artifact(self, ref) -> ArtifactRecord:
         """Find an artifact by fingerprint (or a prefix of 4+ hex digits), path or name.
@@ -720,16 +708,13 @@ class Run:
             fp = trail.fingerprint(obj)
             snap = trail._snapshot_bytes(obj, fp) if snapshot else None
         path = fp.meta.get("path") if fp.kind == "file" else None
-        with _db.write(trail.engine) as conn:
-            row = trail._ensure_artifact(conn, fp, name or trail._default_name(obj, fp), snap)
-            trail._add_edge(
-                conn, kind=kind, run_id=self.id, artifact_id=fp.digest, name=name, path=path
-            )
-            for source in sources:
-                trail._add_edge(
-                    conn, kind="derived", run_id=self.id, artifact_id=fp.digest, source_id=source
-                )
-        return ArtifactRecord.from_row(row)
+        batch = trail.batch()
+        batch.artifact(artifact_row(fp, name or trail._default_name(obj, fp), snap))
+        batch.edge(edge_row(kind, self.id, fp.digest, name=name, path=path))
+        for source in sources:
+            batch.edge(edge_row("derived", self.id, fp.digest, source_id=source))
+        batch.commit()
+        return trail.get_artifact(fp.digest)
 
     def _source_digest(self, source) -> str:
         if isinstance(source, ArtifactRecord):
@@ -807,8 +792,9 @@ class Run:
             "step": step,
             "created_at": _now(),
         }
-        with _db.write(self.trail.engine) as conn:
-            self.trail._insert(conn, _schema.metrics, row, "metric.add")
+        batch = self.trail.batch()
+        batch.insert(_schema.metrics, row, "metric.add")
+        batch.commit()
 
     def log_metrics(self, metrics: Mapping, *, step: int | None = None) -> None:
         """Record several metrics; all are checked before any is written."""
@@ -827,11 +813,9 @@ class Run:
         merged = dict(self.record.params)
         merged.update(_check_mapping(params, "params"))
         merged.update(_check_mapping(more, "params"))
-        with _db.write(self.trail.engine) as conn:
-            stored = self.trail._update(
-                conn, _schema.runs, self.id, {"params": merged}, "run.params"
-            )
-        self.record = RunRecord.from_row(stored)
+        batch = self.trail.batch()
+        batch.update(_schema.runs, self.id, {"params": merged}, "run.params")
+        self.record = RunRecord.from_row(batch.commit()[("runs", self.id)])
         return self.record
 
     def record_check(
@@ -896,11 +880,11 @@ class Run:
             "details": details_digest,
             "created_at": _now(),
         }
-        with _db.write(self.trail.engine) as conn:
-            if fp is not None:
-                self.trail._ensure_artifact(conn, fp, self.trail._default_name(artifact, fp), None)
-            stored = self.trail._insert(conn, _schema.checks, row, "check.add")
-        return CheckRecord.from_row(stored)
+        batch = self.trail.batch()
+        if fp is not None:
+            batch.artifact(artifact_row(fp, self.trail._default_name(artifact, fp), None))
+        batch.insert(_schema.checks, row, "check.add")
+        return CheckRecord.from_row(batch.commit()[("checks", row["id"])])
 
 
 # ----------------------------------------------------------------------------------------------
