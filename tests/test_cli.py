@@ -230,3 +230,16 @@ def test_store_url_puts_the_trail_in_postgresql(capsys, monkeypatch, pg_database
     engine.dispose()
     # No SQLite database appeared beside the blobs.
     assert not (Path.cwd() / ".nbtrail" / "trail.db").exists()
+
+
+def test_runs_lists_top_level_runs_unless_all(capsys, project):
+    with open_trail() as trail:
+        parent = trail.start_run("pipeline", kind="pipeline")
+        parent.start_run("step-one", kind="step").end()
+        parent.end()
+    _, out, _ = run_cli(capsys, "runs", "--json")
+    assert sorted(r["name"] for r in json.loads(out)) == ["pipeline", "train"]
+    _, out, _ = run_cli(capsys, "runs", "--all", "--json")
+    assert sorted(r["name"] for r in json.loads(out)) == ["pipeline", "step-one", "train"]
+    _, out, _ = run_cli(capsys, "runs", "--kind", "step", "--json")
+    assert [r["name"] for r in json.loads(out)] == ["step-one"]

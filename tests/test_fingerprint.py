@@ -337,3 +337,16 @@ def test_damaged_stat_cache_is_ignored(tmp_path):
     path = tmp_path / "f"
     path.write_text("x")
     assert fingerprint_file(path, cache=StatCache(cache_file)).digest
+
+
+def test_private_fitted_state_counts():
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = make_classification(n_samples=400, n_features=6, random_state=0)
+    a = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    b = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X * 1.5 + 3, y)
+    assert a.n_iter_ == b.n_iter_  # the public attributes alone could not tell them apart
+    assert fingerprint(a).digest != fingerprint(b).digest
+    again = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    assert fingerprint(a).digest == fingerprint(again).digest

@@ -1,6 +1,8 @@
 """nbtrail: lineage, checks and audited pipeline runs for notebook machine learning.
 
-Everything nbtrail does reads and writes one store, the trail::
+In a notebook, ``%load_ext nbtrail`` records everything the notebook reads, trains and writes.
+In a script, ``with nbtrail.track("name"):`` does the same. By hand, everything nbtrail does
+reads and writes one store, the trail::
 
     import nbtrail
 
@@ -11,6 +13,7 @@ Everything nbtrail does reads and writes one store, the trail::
         run.log_metric("accuracy", 0.85)
 """
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -18,9 +21,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from .capture.fingerprints import Fingerprint, fingerprint, fingerprint_file
-from .errors import NbtrailError
-from .store import Run, Trail, init_trail, open_trail
+# A library never prints through logging's last-resort handler: a capture failure must not
+# appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.
+logging.getLogger("nbtrail").addHandler(logging.NullHandler())
+
+from .capture.fingerprints import Fingerprint, fingerprint, fingerprint_file  # noqa: E402
+from .capture.session import track  # noqa: E402
+from .errors import NbtrailError  # noqa: E402
+from .store import Run, Trail, init_trail, open_trail  # noqa: E402
 
 __all__ = [
     "Fingerprint",
@@ -31,5 +39,22 @@ __all__ = [
     "fingerprint",
     "fingerprint_file",
     "init_trail",
+    "load_ipython_extension",
     "open_trail",
+    "track",
+    "unload_ipython_extension",
 ]
+
+
+def load_ipython_extension(ip) -> None:
+    """``%load_ext nbtrail``: record this kernel's session (see :mod:`nbtrail.capture.magics`)."""
+    from .capture.magics import load_ipython_extension as load
+
+    load(ip)
+
+
+def unload_ipython_extension(ip) -> None:
+    """``%unload_ext nbtrail``: stop recording and end the session run."""
+    from .capture.magics import unload_ipython_extension as unload
+
+    unload(ip)

@@ -70,7 +70,8 @@ def cmd_init(args) -> int:
 
 def cmd_runs(args) -> int:
     with _open() as trail:
-        runs = trail.runs(kind=args.kind, status=args.status, limit=args.limit)
+        top_level = not (args.all or args.kind)
+        runs = trail.runs(kind=args.kind, status=args.status, top_level=top_level, limit=args.limit)
     if args.json:
         _print_json([r.to_dict() for r in runs])
         return EXIT_OK
@@ -206,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".", help="folder (default: here)")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("runs", help="list runs, newest first")
-    p.add_argument("--kind", help="only runs of this kind")
+    p = sub.add_parser("runs", help="list runs, newest first (top-level runs unless --all)")
+    p.add_argument("--all", action="store_true", help="also cells and steps of other runs")
+    p.add_argument("--kind", help="only runs of this kind (at any level)")
     p.add_argument("--status", help="only runs with this status")
     p.add_argument("--limit", type=_positive_int, help="at most N runs")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -12,10 +12,10 @@ because it is computed from a canonical byte stream, not from ``pickle`` or ``id
 * DataFrames hash column by column (names, dtypes, values), so the result does not depend on
   pandas' internal block layout. Strings backed by Arrow hash their offsets and bytes
   directly; nullable types hash their values with masked slots zeroed, plus the mask.
-* Fitted scikit-learn estimators hash their class, parameters and fitted attributes
-  (``coef_``, trees' node arrays, ...) field by field, so padding bytes and pickle's memo order
-  cannot change the result. Timing attributes of searches (``refit_time_``, ``*_time`` in
-  ``cv_results_``) are left out: they differ on every fit.
+* Fitted scikit-learn estimators hash their class, parameters and fitted state (``coef_``,
+  trees' node arrays, private state such as a booster's ``_predictors``) field by field, so
+  padding bytes and pickle's memo order cannot change the result. Timing attributes of searches
+  (``refit_time_``, ``*_time`` in ``cv_results_``) are left out: they differ on every fit.
 * Files hash their raw bytes (so the digest equals ``xxhsum -H2``), memory-mapped, with a stat
   cache keyed by device, inode, size and mtime_ns so an unchanged file is not read again.
 
@@ -433,17 +433,33 @@ def _walk_estimator(est, s: _Stream) -> None:
             f"{type(est).__name__}.get_params() failed ({exc}); cannot fingerprint it"
         ) from None
     _walk_mapping(params, s)
-    fitted = {
+    # Fitted state: every instance attribute, public (coef_) and private (a histogram gradient
+    # booster keeps its trees in _predictors), except those that change on every fit.
+    state = {
         name: value
         for name, value in vars(est).items()
-        if name.endswith("_") and not name.startswith("_") and name not in _VOLATILE_ATTRIBUTES
+        if name not in params and name not in _VOLATILE_ATTRIBUTES
     }
-    if "cv_results_" in fitted and isinstance(fitted["cv_results_"], dict):
-        fitted["cv_results_"] = {
-            k: v for k, v in fitted["cv_results_"].items() if not k.endswith("_time")
+    if isinstance(state.get("cv_results_"), dict):
+        state["cv_results_"] = {
+            k: v for k, v in state["cv_results_"].items() if not k.endswith("_time")
         }
     s.tag("fitted")
-    _walk_mapping(fitted, s)
+    s.token(b"n", struct.pack("<q", len(state)))
+    for name in sorted(state):
+        s.text(name)
+        probe = _Stream()
+        probe._active = s._active
+        try:
+            _walk(state[name], probe)
+        except FingerprintError:
+            # A lock, a file handle, a cache: not content. Count only that it is there.
+            s.tag("unhashable")
+            s.text(_qualname(type(state[name])))
+            continue
+        s.parts.extend(probe.parts)
+        s.big_bytes += probe.big_bytes
+        s.size += probe.size
 
 
 def _sort_key(key) -> tuple[str, str]:

@@ -26,6 +26,7 @@ SUFFIXES = {
     "parquet-series": ".parquet",
     "npy": ".npy",
     "joblib": ".joblib",
+    "json": ".json",
 }
 
 
@@ -68,6 +69,10 @@ def decode(data: bytes, fmt: str):
         import joblib
 
         return joblib.load(io.BytesIO(data))
+    if fmt == "json":
+        import json
+
+        return json.loads(data)
     raise SnapshotError(f"unknown snapshot format {fmt!r}")
 
 

@@ -354,6 +354,7 @@ class Trail:
         status: str | None = None,
         name: str | None = None,
         parent: str | None = None,
+        top_level: bool = False,
         limit: int | None = None,
     ) -> list[RunRecord]:
         """Return runs, newest first, optionally filtered.
@@ -364,11 +365,16 @@ class Trail:
             Keep runs with exactly this kind, status or name.
         parent : str, optional
             Keep the children of this run id.
+        top_level : bool
+            Keep only runs without a parent (sessions, pipelines, scripts; not their cells
+            and steps).
         limit : int, optional
             At most this many runs.
         """
         runs = _schema.runs
         query = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        if top_level:
+            query = query.where(runs.c.parent_id.is_(None))
         for column, value in (
             (runs.c.kind, kind),
             (runs.c.status, status),

@@ -1,0 +1,85 @@
+"""The environment a run executes in, and where a kernel's notebook lives.
+
+The environment (Python, platform, every installed distribution and its version) is recorded
+as an artifact of kind ``environment``: content-addressed like any other, so it is stored once
+per distinct environment however many runs use it, and two runs' environments can be compared
+by fingerprint, then package by package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from .fingerprints import Fingerprint, digest_bytes
+
+__all__ = ["describe_environment", "environment_fingerprint", "kernel_id", "notebook_path"]
+
+
+def describe_environment() -> dict:
+    """Return Python, platform and installed distributions (``name==version``, sorted)."""
+    packages = set()
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            packages.add(f"{name.lower().replace('_', '-')}=={dist.version}")
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": sorted(packages),
+    }
+
+
+def environment_fingerprint(env: dict | None = None) -> tuple[Fingerprint, bytes]:
+    """Return the environment's fingerprint and its canonical JSON bytes (the snapshot).
+
+    The executable's path is described but not fingerprinted: the same packages in two
+    virtual environments are the same environment.
+    """
+    env = describe_environment() if env is None else env
+    identity = {k: v for k, v in env.items() if k != "executable"}
+    data = json.dumps(identity, sort_keys=True, indent=1).encode()
+    fp = Fingerprint(
+        digest=digest_bytes(data),
+        kind="environment",
+        size=len(data),
+        meta={
+            "python": env["python"],
+            "platform": env["platform"],
+            "packages": len(env["packages"]),
+        },
+    )
+    return fp, data
+
+
+def notebook_path(user_ns: dict | None = None) -> str | None:
+    """Return the path of the notebook this kernel runs, when anything tells it.
+
+    In order: ``NBTRAIL_NOTEBOOK`` (set by ``nbtrail run``), ``JPY_SESSION_NAME`` (set by
+    jupyter_server for every kernel it starts), VS Code's ``__vsc_ipynb_file__``.
+    """
+    for name in ("NBTRAIL_NOTEBOOK", "JPY_SESSION_NAME"):
+        value = os.environ.get(name)
+        if value:
+            return str(Path(value).expanduser())
+    if user_ns and isinstance(user_ns.get("__vsc_ipynb_file__"), str):
+        return user_ns["__vsc_ipynb_file__"]
+    return None
+
+
+def kernel_id() -> str | None:
+    """Return the Jupyter kernel id from the kernel's connection file, if in a kernel."""
+    try:
+        from ipykernel import get_connection_file
+
+        name = Path(get_connection_file()).stem
+    except Exception:  # noqa: BLE001 - not in a kernel, or an ipykernel without the helper
+        return None
+    return name.removeprefix("kernel-")

@@ -1,0 +1,398 @@
+"""The hooks: where capture sees files read and written, data loaded and saved, models fitted.
+
+Two mechanisms, both removable except the first, which is inert when capture is off:
+
+* An audit hook (``sys.addaudithook``, the ``open`` event) sees every file Python opens.
+  Audit hooks cannot be removed, so the one hook is installed once per process and does
+  nothing unless a capture session is recording.
+* Library patches wrap the functions that read and write data (pandas ``read_*`` and
+  ``to_*``, numpy, joblib, pickle, pyarrow, matplotlib's ``savefig``) and every estimator's
+  ``fit``, ``partial_fit``, ``fit_transform`` and ``fit_predict``. They are applied to modules
+  already imported and, through an import hook, to modules imported later; ``restore()`` puts
+  every original back.
+
+Every wrapper calls the original first and exactly as it was called. If the original raises,
+the exception passes through untouched (and the wrapper hides its own frame from IPython's
+traceback with ``__tracebackhide__``). Only after the original returned does capture look at the
+arguments and the result, inside a guard that logs and counts its own failures. Nested hooked
+calls (a Pipeline's inner fits, the file pandas opens inside ``read_csv``) are recorded once,
+by the outermost call.
+
+New hooks are added with :func:`register`, the same way the built-in ones are.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+
+from . import _state
+
+__all__ = ["IOSpec", "Patch", "Patcher", "install_audit_hook", "register"]
+
+_FIT_METHODS = ("fit", "partial_fit", "fit_transform", "fit_predict")
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """What a hooked function does, and which of its arguments matter.
+
+    Attributes
+    ----------
+    action : {"read", "write", "fit"}
+        ``read``: the result was read from ``path`` (or the ``sql`` query on ``con``).
+        ``write``: ``obj`` was written to ``path`` (or to table ``sql`` on ``con``).
+        ``fit``: a model was fitted on X and y.
+    path : str, optional
+        Name of the argument holding the path, file object, or URL.
+    obj : str, optional
+        Name of the argument holding the written object (default: ``self``).
+    sql, con : str, optional
+        Names of the arguments holding a query or table name, and the connection.
+    """
+
+    action: str
+    path: str | None = None
+    obj: str | None = None
+    sql: str | None = None
+    con: str | None = None
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One function to wrap: ``module.owner.attr`` (owner empty for module-level functions)."""
+
+    module: str
+    owner: str
+    attr: str
+    spec: IOSpec
+
+
+_REGISTRY: list[Patch] = []
+
+
+def register(module: str, owner: str, attr: str, spec: IOSpec) -> Patch:
+    """Add a hook; built-in hooks are registered this way too."""
+    patch = Patch(module, owner, attr, spec)
+    _REGISTRY.append(patch)
+    return patch
+
+
+def _read(module, owner, attr, path=None, *, sql=None, con=None):
+    register(module, owner, attr, IOSpec("read", path=path, sql=sql, con=con))
+
+
+def _write(module, owner, attr, path=None, *, obj=None, sql=None, con=None):
+    register(module, owner, attr, IOSpec("write", path=path, obj=obj, sql=sql, con=con))
+
+
+for _name, _arg in (
+    ("read_csv", "filepath_or_buffer"),
+    ("read_table", "filepath_or_buffer"),
+    ("read_parquet", "path"),
+    ("read_json", "path_or_buf"),
+    ("read_excel", "io"),
+    ("read_feather", "path"),
+    ("read_pickle", "filepath_or_buffer"),
+    ("read_orc", "path"),
+):
+    _read("pandas", "", _name, _arg)
+_read("pandas", "", "read_sql", sql="sql", con="con")
+_read("pandas", "", "read_sql_query", sql="sql", con="con")
+_read("pandas", "", "read_sql_table", sql="table_name", con="con")
+for _name, _arg in (
+    ("to_csv", "path_or_buf"),
+    ("to_json", "path_or_buf"),
+    ("to_excel", "excel_writer"),
+    ("to_pickle", "path"),
+    ("to_parquet", "path"),
+    ("to_feather", "path"),
+):
+    _write("pandas", "DataFrame", _name, _arg, obj="self")
+_write("pandas", "DataFrame", "to_sql", obj="self", sql="name", con="con")
+_read("numpy", "", "load", "file")
+_read("numpy", "", "loadtxt", "fname")
+_read("numpy", "", "genfromtxt", "fname")
+_write("numpy", "", "save", "file", obj="arr")
+_write("numpy", "", "savetxt", "fname", obj="X")
+_write("numpy", "", "savez", "file", obj="args")
+_write("numpy", "", "savez_compressed", "file", obj="args")
+_read("joblib", "", "load", "filename")
+_write("joblib", "", "dump", "filename", obj="value")
+_read("pickle", "", "load", "file")
+_write("pickle", "", "dump", "file", obj="obj")
+_read("pyarrow.parquet", "", "read_table", "source")
+_write("pyarrow.parquet", "", "write_table", "where", obj="table")
+_read("pyarrow.csv", "", "read_csv", "input_file")
+_read("pyarrow.feather", "", "read_table", "source")
+_read("pyarrow.feather", "", "read_feather", "source")
+_write("pyarrow.feather", "", "write_feather", "dest", obj="df")
+_write("matplotlib.figure", "Figure", "savefig", "fname", obj="self")
+
+_WATCHED = {p.module for p in _REGISTRY} | {"sklearn.base"}
+
+
+# ----------------------------------------------------------------------------------------------
+# wrappers
+
+
+def _bind(original, args, kwargs) -> dict:
+    try:
+        signature = inspect.signature(original)
+    except (TypeError, ValueError):
+        return {f"arg{i}": a for i, a in enumerate(args)} | kwargs
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return {}
+    arguments = dict(bound.arguments)
+    for name, param in signature.parameters.items():
+        if param.kind is inspect.Parameter.VAR_POSITIONAL and name in arguments:
+            arguments[name] = tuple(arguments[name])
+    return arguments
+
+
+def _io_wrapper(original, spec: IOSpec):
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True
+        session = _state.active()
+        if session is None or _state.depth() or _state.busy():
+            return original(*args, **kwargs)
+        _state.local.depth = 1
+        try:
+            result = original(*args, **kwargs)
+        finally:
+            _state.local.depth = 0
+        session.hooked(spec, _bind(original, args, kwargs), result)
+        return result
+
+    wrapper.__nbtrail_original__ = original
+    return wrapper
+
+
+def _fit_wrapper(original):
+    @functools.wraps(original)
+    def wrapper(self, *args, **kwargs):
+        __tracebackhide__ = True
+        session = _state.active()
+        if session is None or _state.depth() or _state.busy():
+            return original(self, *args, **kwargs)
+        _state.local.depth = 1
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            _state.local.depth = 0
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
+        session.fitted(self, X, y, original.__name__)
+        return result
+
+    wrapper.__nbtrail_original__ = original
+    return wrapper
+
+
+# ----------------------------------------------------------------------------------------------
+# applying and restoring
+
+
+class Patcher:
+    """Applies the registered hooks (now and on later imports) and restores the originals."""
+
+    def __init__(self):
+        self._applied: dict[tuple[int, str], tuple[object, str, object, bool]] = {}
+        self._lock = threading.RLock()
+        self._finder: _ImportWatcher | None = None
+        self.active = False
+
+    def install(self) -> None:
+        """Wrap everything available now, and what gets imported from now on."""
+        with self._lock:
+            self.active = True
+            self.apply_available()
+            if self._finder is None:
+                self._finder = _ImportWatcher(self)
+                sys.meta_path.insert(0, self._finder)
+
+    def apply_available(self, ready: str | None = None) -> None:
+        """Wrap the hooks whose modules are imported (idempotent).
+
+        ``ready`` names a module whose code has just run: importlib still marks it as being
+        imported, but its attributes are all there.
+        """
+
+        def importing(module) -> bool:
+            return module.__name__ != ready and _initializing(module)
+
+        with self._lock:
+            if not self.active:
+                return
+            for patch in _REGISTRY:
+                module = sys.modules.get(patch.module)
+                if module is None or importing(module):
+                    continue
+                owner = module
+                if patch.owner:
+                    owner = getattr(module, patch.owner, None)
+                    if owner is None:
+                        continue
+                    owner = next((c for c in owner.__mro__ if patch.attr in c.__dict__), None)
+                    if owner is None:
+                        continue
+                self._wrap(
+                    owner, patch.attr, lambda original, s=patch.spec: _io_wrapper(original, s)
+                )
+            base = sys.modules.get("sklearn.base")
+            if base is not None and not importing(base):
+                self._patch_sklearn(base)
+
+    def _wrap(self, owner, attr: str, make) -> None:
+        key = (id(owner), attr)
+        if key in self._applied:
+            return
+        had = attr in getattr(owner, "__dict__", {})
+        original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr, None)
+        if original is None or getattr(original, "__nbtrail_original__", None) is not None:
+            return
+        if not callable(original):
+            return
+        setattr(owner, attr, make(original))
+        self._applied[key] = (owner, attr, original, had)
+
+    def _patch_sklearn(self, base) -> None:
+        estimator = base.BaseEstimator
+        seen: set[int] = set()
+        stack = [estimator]
+        while stack:
+            cls = stack.pop()
+            if id(cls) in seen:
+                continue
+            seen.add(id(cls))
+            self._patch_estimator_class(cls)
+            stack.extend(cls.__subclasses__())
+        key = (id(estimator), "__init_subclass__")
+        if key not in self._applied:
+            patcher = self
+
+            def __init_subclass__(cls, **kwargs):
+                super(estimator, cls).__init_subclass__(**kwargs)
+                if patcher.active:
+                    patcher._patch_estimator_class(cls)
+
+            had = "__init_subclass__" in estimator.__dict__
+            original = estimator.__dict__.get("__init_subclass__")
+            estimator.__init_subclass__ = classmethod(__init_subclass__)
+            self._applied[key] = (estimator, "__init_subclass__", original, had)
+
+    def _patch_estimator_class(self, cls) -> None:
+        for klass in cls.__mro__:
+            if klass is object:
+                continue
+            for name in _FIT_METHODS:
+                function = klass.__dict__.get(name)
+                if function is not None and inspect.isfunction(function):
+                    self._wrap(klass, name, _fit_wrapper)
+
+    def restore(self) -> None:
+        """Put every original function back."""
+        with self._lock:
+            self.active = False
+            for owner, attr, original, had in reversed(list(self._applied.values())):
+                if had:
+                    setattr(owner, attr, original)
+                else:
+                    try:
+                        delattr(owner, attr)
+                    except AttributeError:
+                        pass
+            self._applied.clear()
+            if self._finder is not None:
+                try:
+                    sys.meta_path.remove(self._finder)
+                except ValueError:
+                    pass
+                self._finder = None
+
+    @property
+    def count(self) -> int:
+        """How many functions are wrapped now."""
+        return len(self._applied)
+
+
+def _initializing(module) -> bool:
+    """Whether a module is still being imported (its attributes may not exist yet)."""
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+class _ImportWatcher(importlib.abc.MetaPathFinder):
+    """Applies hooks to a watched module right after it is imported."""
+
+    def __init__(self, patcher: Patcher):
+        self.patcher = patcher
+        self._finding = threading.local()
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _WATCHED or getattr(self._finding, "name", None) == fullname:
+            return None
+        self._finding.name = fullname
+        try:
+            spec = importlib.util.find_spec(fullname)
+        except (ImportError, ValueError):
+            return None
+        finally:
+            self._finding.name = None
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, patcher = spec.loader, self.patcher
+        exec_original = loader.exec_module
+
+        def exec_module(module):
+            exec_original(module)
+            try:
+                patcher.apply_available(ready=module.__name__)
+            except Exception:
+                logging.getLogger("nbtrail.capture").exception("could not hook %s", fullname)
+
+        # Only this loader instance's exec_module changes; the module keeps its own loader.
+        loader.exec_module = exec_module
+        return spec
+
+
+# ----------------------------------------------------------------------------------------------
+# the audit hook
+
+_audit_installed = False
+
+
+def _audit(event: str, args) -> None:
+    if event != "open":
+        return
+    session = _state._active
+    if session is None or not session.enabled or _state.depth() or _state.busy():
+        return
+    path, mode, flags = args
+    if isinstance(path, int) or path is None:
+        return
+    if mode is None:
+        write = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC))
+    else:
+        write = any(c in mode for c in "wax+")
+    try:
+        session.saw_file(os.fspath(path), write)
+    except Exception:  # noqa: BLE001 - an audit hook must never raise into the caller
+        session.count_error("audit hook")
+
+
+def install_audit_hook() -> None:
+    """Install the process's one audit hook (idempotent; it is inert without a session)."""
+    global _audit_installed
+    if not _audit_installed:
+        sys.addaudithook(_audit)
+        _audit_installed = True

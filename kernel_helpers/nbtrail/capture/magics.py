@@ -1,0 +1,253 @@
+"""The IPython extension: ``%load_ext nbtrail`` and the ``%trail`` magics.
+
+Enable it for every kernel with one line in ``~/.ipython/profile_default/ipython_config.py``::
+
+    c.InteractiveShellApp.extensions = ["nbtrail"]
+
+Magics:
+
+``%trail``                       status: run id, what was captured, capture errors
+``%trail lineage NAME|PATH``     where a variable's object or a file came from, as a tree
+``%trail snapshot NAME``         store a variable's content so it can be restored
+``%trail record NAME VALUE``     a metric of this session (VALUE is a Python expression)
+``%trail off`` / ``%trail on``   stop capturing (every patched function restored) / resume
+``%%trail step NAME``            run this cell as part of the named step of the session
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import html
+import os
+import shlex
+from pathlib import Path
+
+from IPython.core.error import UsageError as IPythonUsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from ..errors import NbtrailError
+from . import _state
+from .environment import kernel_id, notebook_path
+from .session import CaptureSession, open_or_create_trail
+
+__all__ = ["load_ipython_extension", "unload_ipython_extension"]
+
+_SESSIONS: dict[int, CaptureSession] = {}
+
+_HELP = (
+    "usage: %trail [lineage NAME|PATH | snapshot NAME | record NAME VALUE | on | off]\n"
+    "       %%trail step NAME   (as the first line of a cell)"
+)
+
+
+class _Text:
+    """Output shown as preformatted text in notebooks and as plain text elsewhere."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.text)}</pre>"
+
+
+class _Status:
+    def __init__(self, status: dict):
+        self.status = status
+
+    def __repr__(self) -> str:
+        width = max(len(k) for k in self.status)
+        lines = []
+        for key, value in self.status.items():
+            if isinstance(value, list):
+                value = "; ".join(map(str, value)) if value else "-"
+            lines.append(f"{key:<{width}}  {value}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for key, value in self.status.items():
+            if isinstance(value, list):
+                value = "<br>".join(html.escape(str(v)) for v in value) if value else "-"
+            else:
+                value = html.escape(str(value))
+            style = ' style="color:#b00020"' if key == "capture errors" and value != "0" else ""
+            head = f"<th style='text-align:left'>{html.escape(key)}</th>"
+            rows.append(f"<tr>{head}<td{style}>{value}</td></tr>")
+        return "<table class='nbtrail-status'>" + "".join(rows) + "</table>"
+
+
+@magics_class
+class TrailMagics(Magics):
+    """``%trail`` and ``%%trail``."""
+
+    def __init__(self, shell, session: CaptureSession):
+        super().__init__(shell)
+        self.session = session
+
+    @line_cell_magic
+    def trail(self, line: str, cell: str | None = None):
+        """Show capture status, lineage, snapshots, metrics; group a cell into a step."""
+        __tracebackhide__ = True
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise IPythonUsageError(f"%trail: {exc}") from None
+        if cell is not None:
+            return self._step(words, cell)
+        command, args = (words[0], words[1:]) if words else ("status", [])
+        handler = {
+            "status": self._status,
+            "lineage": self._lineage,
+            "snapshot": self._snapshot,
+            "record": self._record,
+            "on": self._on,
+            "off": self._off,
+            "help": lambda _args: _Text(_HELP),
+        }.get(command)
+        if handler is None:
+            raise IPythonUsageError(f"%trail: unknown command {command!r}\n{_HELP}")
+        previous = _state.busy()
+        _state.local.busy = True  # what the magic itself reads is not the user's work
+        try:
+            return handler(args)
+        except NbtrailError as exc:
+            raise IPythonUsageError(f"%trail {command}: {exc}") from None
+        finally:
+            _state.local.busy = previous
+
+    def _status(self, args):
+        return _Status(self.session.status())
+
+    def _lineage(self, args):
+        if len(args) != 1:
+            raise IPythonUsageError("usage: %trail lineage NAME|PATH")
+        ref = args[0]
+        session = self.session
+        if ref.isidentifier() and ref in self.shell.user_ns:
+            digest = session.digest_of_name(ref)
+            if digest is None:
+                raise IPythonUsageError(f"%trail lineage: {ref} cannot be fingerprinted")
+            ref = digest
+        session.writer.flush()
+        return _Text(session.trail.lineage(ref).to_text())
+
+    def _snapshot(self, args):
+        if len(args) != 1 or not args[0].isidentifier():
+            raise IPythonUsageError("usage: %trail snapshot NAME")
+        name = args[0]
+        if name not in self.shell.user_ns:
+            raise IPythonUsageError(f"%trail snapshot: no variable named {name!r}")
+        self.session.writer.flush()
+        art = self.session.trail.snapshot(self.shell.user_ns[name], name=name)
+        return _Text(f"snapshot of {name} stored: {art.short} ({art.snapshot_format})")
+
+    def _record(self, args):
+        if len(args) < 2:
+            raise IPythonUsageError("usage: %trail record NAME VALUE")
+        name, expression = args[0], " ".join(args[1:])
+        try:
+            value = ast.literal_eval(expression)
+        except (ValueError, SyntaxError):
+            value = self.shell.ev(expression)
+        self.session.record_metric(name, value)
+        return _Text(f"recorded {name} = {value}")
+
+    def _on(self, args):
+        self.session.start()
+        return _Text(f"nbtrail: recording (run {self.session.run.id})")
+
+    def _off(self, args):
+        self.session.stop()
+        return _Text("nbtrail: not recording; every patched function is restored")
+
+    def _step(self, words: list[str], cell: str):
+        __tracebackhide__ = True
+        if len(words) != 2 or words[0] != "step":
+            raise IPythonUsageError("usage: %%trail step NAME")
+        self.session.enter_step(words[1], cell)
+        return self._run_body(cell)
+
+    def _run_body(self, body: str):
+        """Run the cell's body in the user namespace; show its last expression like a cell."""
+        __tracebackhide__ = True
+        shell = self.shell
+        source = shell.transform_cell(body)
+        tree = ast.parse(source)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        filename = shell.compile.cache(source, shell.execution_count)
+        exec(compile(tree, filename, "exec"), shell.user_ns)  # the user's own cell
+        if last is not None:
+            return eval(compile(last, filename, "eval"), shell.user_ns)
+        return None
+
+
+def load_ipython_extension(ip) -> None:
+    """Start recording this kernel's session: ``%load_ext nbtrail``."""
+    if id(ip) in _SESSIONS and not _SESSIONS[id(ip)].closed:
+        print("nbtrail: already recording; %trail shows what was captured")
+        return
+    trail = open_or_create_trail()
+    path = notebook_path(ip.user_ns)
+    attrs = {"notebook": path, "kernel": kernel_id(), "cwd": os.getcwd()}
+    name = Path(path).name if path else "ipython session"
+    try:
+        session = CaptureSession(
+            trail,
+            name=name,
+            kind="session",
+            attrs=attrs,
+            shell=ip,
+            parent=os.environ.get("NBTRAIL_PARENT_RUN") or None,
+        )
+        session.start()
+    except BaseException:
+        trail.close()
+        raise
+    _SESSIONS[id(ip)] = session
+    ip.events.register("pre_run_cell", _pre_run_cell)
+    ip.events.register("post_run_cell", _post_run_cell)
+    ip.register_magics(TrailMagics(ip, session))
+    atexit.register(session.close)
+    print(f"nbtrail: recording run {session.run.id} to {trail.url}")
+
+
+def unload_ipython_extension(ip) -> None:
+    """Stop recording and end the session run: ``%unload_ext nbtrail``."""
+    session = _SESSIONS.pop(id(ip), None)
+    for name, callback in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+        try:
+            ip.events.unregister(name, callback)
+        except ValueError:
+            pass
+    if session is not None:
+        session.close()
+
+
+def _session_for(ip) -> CaptureSession | None:
+    session = _SESSIONS.get(id(ip))
+    return session if session is not None and not session.closed else None
+
+
+def _pre_run_cell(info) -> None:
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    session = _session_for(ip)
+    if session is None or info.silent:
+        return
+    session.begin_cell(info.raw_cell, ip.execution_count)
+
+
+def _post_run_cell(result) -> None:
+    from IPython import get_ipython
+
+    session = _session_for(get_ipython())
+    if session is None or result.info.silent:
+        return
+    session.end_cell(result.error_in_exec or result.error_before_exec, result.execution_count)

@@ -1,0 +1,212 @@
+"""Which in-memory objects capture knows, where they came from, and their fingerprints.
+
+A tracked object (a DataFrame, Series, array or fitted model) remembers the cell or run that
+made it and the artifacts it was derived from. Its fingerprint is computed lazily: at once for
+objects under a size bound (8 MiB: well under a millisecond), otherwise only when something
+refers to it later (a cell reads it, a model is fitted on it, it is written to a file). Objects
+never referred to again are never hashed, which keeps capture inside its per-cell budget with
+multi-gigabyte frames in memory.
+
+Objects are held by weak reference: capture never keeps a frame alive.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+
+from .fingerprints import Fingerprint, fingerprint
+
+__all__ = ["SIZE_BOUND", "Tracked", "Tracker", "effective_size", "is_estimator", "trackable"]
+
+SIZE_BOUND = 8 << 20
+# Object columns are hashed element by element: count them as this many bytes per value.
+_OBJECT_VALUE_COST = 64
+
+
+def is_estimator(obj) -> bool:
+    """Whether ``obj`` is a scikit-learn estimator instance (without importing scikit-learn)."""
+    return _is_estimator(obj)
+
+
+def _is_estimator(obj) -> bool:
+    base = sys.modules.get("sklearn.base")
+    return base is not None and isinstance(obj, base.BaseEstimator) and not isinstance(obj, type)
+
+
+def trackable(obj) -> bool:
+    """Whether capture follows this object: a DataFrame, Series, numpy array or estimator."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.ndarray):
+        return True
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(obj, pandas.DataFrame | pandas.Series):
+        return True
+    return _is_estimator(obj)
+
+
+def effective_size(obj) -> int:
+    """Bytes the fingerprint will read, with object columns weighted by their per-value cost."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.ndarray):
+        return obj.size * _OBJECT_VALUE_COST if obj.dtype.hasobject else obj.nbytes
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(obj, pandas.DataFrame | pandas.Series):
+        frame = obj.to_frame() if isinstance(obj, pandas.Series) else obj
+        total = 0
+        for dtype, column in zip(frame.dtypes, range(frame.shape[1]), strict=True):
+            if getattr(dtype, "kind", None) == "O":
+                total += len(frame) * _OBJECT_VALUE_COST
+            else:
+                total += frame.iloc[:, column].array.nbytes
+        return total
+    return 0  # models: always hashed when they are recorded, right after fit
+
+
+class Tracked:
+    """One version of one object, as capture knows it."""
+
+    __slots__ = (
+        "__weakref__",
+        "digest",
+        "kind",
+        "label",
+        "name",
+        "obj_id",
+        "ref",
+        "sources",
+        "unit",
+    )
+
+    def __init__(self, obj, *, name: str | None, unit, sources: list, label: str | None = None):
+        self.ref = weakref.ref(obj)
+        self.obj_id = id(obj)
+        self.name = name
+        self.label = label
+        self.unit = unit
+        self.sources = sources  # digests (str) or other Tracked
+        self.digest: str | None = None
+        self.kind = type(obj).__name__
+
+    def obj(self):
+        """Return the object, or None once it has been garbage collected."""
+        return self.ref()
+
+    def __repr__(self) -> str:
+        return f"<Tracked {self.name or self.kind} {self.digest or 'pending'}>"
+
+
+class Tracker:
+    """Objects by identity and by variable name.
+
+    Parameters
+    ----------
+    on_fingerprint : callable
+        Called with (Tracked, Fingerprint) when an object's fingerprint is first computed:
+        the session records the artifact and its edges then.
+    on_skip : callable
+        Called with (Tracked, reason) when an object cannot be fingerprinted.
+    """
+
+    def __init__(self, *, on_fingerprint, on_skip, size_bound: int = SIZE_BOUND):
+        self.on_fingerprint = on_fingerprint
+        self.on_skip = on_skip
+        self.size_bound = size_bound
+        self.by_id: dict[int, Tracked] = {}
+        self.by_name: dict[str, Tracked] = {}
+        self.fingerprinted = 0
+        self.deferred = 0
+
+    def lookup(self, obj) -> Tracked | None:
+        """Return the newest tracked version of exactly this object, if any."""
+        tracked = self.by_id.get(id(obj))
+        if tracked is not None and tracked.obj() is obj:
+            return tracked
+        return None
+
+    def register(
+        self,
+        obj,
+        *,
+        unit,
+        name: str | None = None,
+        sources=(),
+        digest: Fingerprint | None = None,
+        label: str | None = None,
+    ) -> Tracked:
+        """Start tracking a new version of ``obj``; fingerprint it now if it is small.
+
+        Parameters
+        ----------
+        obj : object
+            The object.
+        unit : Unit
+            The cell or run that made this version.
+        name : str, optional
+            Its variable name.
+        sources : iterable
+            Digests or Tracked it was derived from.
+        label : str, optional
+            What to call it while it has no variable name (``read:adult.csv``).
+        digest : Fingerprint, optional
+            Its fingerprint, when the caller already computed it (a fitted model).
+        """
+        tracked = Tracked(obj, name=name, unit=unit, sources=list(sources), label=label)
+        key = id(obj)
+
+        def _forget(_ref, key=key, tracked=tracked):
+            if self.by_id.get(key) is tracked:
+                del self.by_id[key]
+
+        tracked.ref = weakref.ref(obj, _forget)
+        self.by_id[key] = tracked
+        if name is not None:
+            self.by_name[name] = tracked
+        if digest is not None:
+            tracked.digest = digest.digest
+            self.fingerprinted += 1
+            self.on_fingerprint(tracked, digest)
+        elif effective_size(obj) <= self.size_bound:
+            self.ensure(tracked)
+        else:
+            self.deferred += 1
+        return tracked
+
+    def ensure(self, tracked: Tracked) -> str | None:
+        """Return the version's digest, fingerprinting it now if needed (None if impossible)."""
+        if tracked.digest is not None:
+            return tracked.digest
+        obj = tracked.obj()
+        if obj is None:
+            return None
+        from ..errors import FingerprintError
+
+        try:
+            fp = fingerprint(obj)
+        except FingerprintError as exc:
+            self.on_skip(tracked, str(exc))
+            return None
+        tracked.digest = fp.digest
+        self.fingerprinted += 1
+        self.on_fingerprint(tracked, fp)
+        return tracked.digest
+
+    def resolve(self, source, _seen=None) -> list[str]:
+        """Digests a source stands for: its own, or (if it cannot be had) its sources'."""
+        if isinstance(source, str):
+            return [source]
+        _seen = set() if _seen is None else _seen
+        if id(source) in _seen:
+            return []
+        _seen.add(id(source))
+        digest = self.ensure(source)
+        if digest is not None:
+            return [digest]
+        out: list[str] = []
+        for inner in source.sources:
+            out.extend(self.resolve(inner, _seen))
+        return out
+
+    def forget_name(self, name: str) -> None:
+        """Stop associating a variable name with a tracked object."""
+        self.by_name.pop(name, None)

@@ -1,0 +1,166 @@
+"""A background writer: capture hands facts over and returns to the user's cell at once.
+
+Capture must add at most a couple of milliseconds to a cell, and a database write costs more
+than that. So capture turns what it saw into operations (insert this run, add that artifact
+and edge, store this blob) and queues them; this thread commits them in batches, one
+transaction per batch. It prefers to write while the kernel is idle (between cells) so that it
+does not compete with the user's code for the interpreter lock, but never holds facts back
+for long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from . import _state
+
+__all__ = ["Writer"]
+
+log = logging.getLogger("nbtrail.capture")
+
+_IDLE_QUIET = 0.05  # the kernel counts as idle after this long between cells
+_MAX_DELAY = 2.0  # but facts never wait longer than this to be written
+
+
+class Writer:
+    """Commit queued operations to a trail from a daemon thread.
+
+    Parameters
+    ----------
+    trail : Trail
+        Where the facts go.
+    on_error : callable
+        Called with (exception, number of operations lost) when a batch cannot be written.
+    idle : threading.Event, optional
+        Set while the kernel is between cells; the writer prefers those moments.
+    session : CaptureSession, optional
+        Tells since when the kernel has been idle (``idle_since``).
+
+    Operations are tuples: ``("insert", table, row, action)``, ``("update", table, id,
+    values, action)``, ``("artifact", row)``, ``("edge", row)``, ``("blob", bytes)``, and
+    ``("later", fn)`` for work too slow for the user's thread (``fn()`` returns operations).
+    """
+
+    def __init__(self, trail, *, on_error, idle: threading.Event | None = None, session=None):
+        self.trail = trail
+        self.on_error = on_error
+        self.idle = idle
+        self.session = session
+        self._urgent = False
+        self.written = 0
+        self.batches = 0
+        self._queue: deque = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="nbtrail-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Operations queued and not yet committed."""
+        return len(self._queue)
+
+    def submit(self, ops: list) -> None:
+        """Queue operations; they are committed together, in order, by the writer thread."""
+        if not ops:
+            return
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the writer is closed")
+            self._queue.append((time.monotonic(), ops))
+            self._cond.notify()
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until everything queued so far is committed; return False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._urgent = True
+            self._cond.notify_all()
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def close(self, timeout: float = 60.0) -> bool:
+        """Commit what is queued, then stop the thread."""
+        done = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+        return done
+
+    def _loop(self) -> None:
+        _state.local.busy = True  # nothing this thread opens is the user's file access
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue and self._closed:
+                    return
+            self._wait_for_a_quiet_moment()
+            with self._cond:
+                groups = list(self._queue)
+                self._queue.clear()
+                self._busy = True
+                self._urgent = False
+            ops = [op for _, group in groups for op in group]
+            try:
+                self._commit(ops)
+                self.written += len(ops)
+                self.batches += 1
+            except Exception as exc:
+                log.exception("could not write %d captured facts", len(ops))
+                self.on_error(exc, len(ops))
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _wait_for_a_quiet_moment(self) -> None:
+        """Wait until the kernel has been idle a little, or the oldest fact waited too long."""
+        if self.idle is None:
+            return
+        while True:
+            with self._cond:
+                if self._closed or self._urgent or not self._queue:
+                    return
+                oldest = self._queue[0][0]
+            now = time.monotonic()
+            since = getattr(self.session, "idle_since", now - _IDLE_QUIET)
+            if self.idle.is_set() and now - since >= _IDLE_QUIET:
+                return
+            if now - oldest >= _MAX_DELAY:
+                return
+            with self._cond:
+                self._cond.wait(0.01)
+
+    def _commit(self, ops: list) -> None:
+        # ("later", fn): work too slow for the user's thread; fn returns the operations.
+        expanded = []
+        for op in ops:
+            expanded.extend(op[1]() if op[0] == "later" else [op])
+        ops = expanded
+        for op in ops:
+            if op[0] == "blob":
+                self.trail.blobs.put_bytes(op[1])
+        batch = self.trail.batch()
+        for op in ops:
+            kind = op[0]
+            if kind == "insert":
+                batch.insert(op[1], op[2], op[3])
+            elif kind == "update":
+                batch.update(op[1], op[2], op[3], op[4])
+            elif kind == "artifact":
+                batch.artifact(op[1])
+            elif kind == "edge":
+                batch.edge(op[1])
+            elif kind != "blob":
+                raise ValueError(f"unknown capture operation {kind!r}")
+        batch.commit()
