@@ -124,3 +124,56 @@ def trail(store_url, tmp_path):
         yield t
     finally:
         t.close()
+
+
+# -- a real browser --------------------------------------------------------------------------
+
+REQUIRE_BROWSER = os.environ.get("NBTRAIL_REQUIRE_BROWSER") == "1"
+ARTIFACTS = Path(
+    os.environ.get("NBTRAIL_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
+)
+
+
+def _find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright (the system's browser; nothing is downloaded)."""
+    executable = _find_chromium()
+    if executable is None:
+        message = "no Chromium found (Debian: apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail("NBTRAIL_REQUIRE_BROWSER=1 but " + message)
+        pytest.skip("SKIPPED LOUDLY: browser tests need Chromium: " + message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def screenshot_dir(request) -> Path:
+    """Where a browser test saves its screenshots (kept as CI artifacts)."""
+    folder = ARTIFACTS / request.node.name.replace("/", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

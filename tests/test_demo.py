@@ -22,7 +22,7 @@ def test_bundled_adult_dataset(tmp_path):
     assert len(frame) == 32_561 and frame["workclass"].isna().sum() == 1_836
 
 
-def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     # Even with a PostgreSQL store configured, the demo uses its own embedded SQLite trail.
     monkeypatch.setenv("NBTRAIL_STORE_URL", "postgresql://nobody@127.0.0.1:1/none")
     folder = tmp_path / "demo"
@@ -30,35 +30,42 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
         [sys.executable, "-m", "nbtrail", "demo", "--dir", str(folder)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert "succeeded prepare_data" in out and "succeeded train" in out
     assert "trail verifies" in out
-    assert "lineage of models/adult-model.joblib" in out
-    assert "derived from adult.csv" in out
-    assert str(folder / ".nbtrail" / "trail.db") in out
+    assert "lineage of models/model.joblib" in out
+    for name in ("report.html", "junit.xml", ".nbtrail/trail.db", "models/model.joblib"):
+        assert (folder / name).exists(), name
+        assert str(folder / name) in out or name.startswith(".nbtrail") or name.startswith("models")
     monkeypatch.delenv("NBTRAIL_STORE_URL")
     monkeypatch.chdir(folder)
     with open_trail() as trail:
-        names = [r.name for r in trail.runs()]
-        assert names == ["train", "prepare"]
-        assert all(r.status == "succeeded" for r in trail.runs())
-        model = trail.get_artifact(Path("models/adult-model.joblib"))
+        (pipeline,) = trail.runs(kind="pipeline")
+        assert pipeline.status == "succeeded"
+        steps = {r.name: r for r in trail.runs(parent=pipeline.id)}
+        assert set(steps) == {"prepare_data", "train"}
+        metrics = {}
+        for run in trail.descendants(steps["train"].id):
+            metrics.update({m.key: m.value for m in trail.run_details(run.id).metrics})
+        assert 0.8 < metrics["accuracy"] < 0.9 and 0.85 < metrics["roc_auc"] < 0.95
+        model = trail.get_artifact(Path("models/model.joblib"))
         upstream = trail.lineage(model.id, direction="upstream")
-        assert any(n["name"] == "adult.csv" for n in upstream.nodes.values())
-        metrics = {m.key: m.value for m in trail.run_details(trail.runs()[0].id).metrics}
-        assert 0.8 < metrics["accuracy"] < 0.9
-        clean = trail.load("clean")
-        assert len(clean) > 30_000 and clean.isna().sum().sum() == 0
-    # Running it again reuses the trail and the content-addressed artifacts.
+        names = {Path(n["name"]).name for n in upstream.nodes.values()}
+        assert {"adult.csv", "train.parquet"} <= names
+        train_split = trail.load(trail.get_artifact(Path("data/train.parquet")).id)
+        assert len(pd.read_parquet(__import__("io").BytesIO(train_split))) > 20_000
+    # Running it again reuses both steps: nothing they depend on changed.
     again = subprocess.run(
         [sys.executable, "-m", "nbtrail", "demo", "--dir", str(folder)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert again.returncode == 0, again.stderr
+    assert "reused    prepare_data" in again.stdout and "reused    train" in again.stdout
     with open_trail() as trail:
-        assert len(trail.runs()) == 4
+        assert len(trail.runs(kind="pipeline")) == 2
         assert trail.verify().ok

@@ -350,3 +350,16 @@ def test_private_fitted_state_counts():
     assert fingerprint(a).digest != fingerprint(b).digest
     again = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
     assert fingerprint(a).digest == fingerprint(again).digest
+
+
+def test_stat_cache_is_not_fooled_by_a_restored_mtime(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a\n1\n")
+    old = time.time_ns() - 10 * 1_000_000_000
+    os.utime(path, ns=(old, old))
+    cache = StatCache()
+    first = fingerprint_file(path, cache=cache)
+    path.write_text("a\n2\n")  # same size
+    os.utime(path, ns=(old, old))  # and the same mtime, as `touch -r` or `cp -p` would leave
+    time.sleep(0.01)
+    assert fingerprint_file(path, cache=cache) != first

@@ -25,22 +25,29 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 # appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.
 logging.getLogger("nbtrail").addHandler(logging.NullHandler())
 
+from .capture.api import log_metric, output, snapshot  # noqa: E402
 from .capture.fingerprints import Fingerprint, fingerprint, fingerprint_file  # noqa: E402
 from .capture.session import track  # noqa: E402
 from .errors import NbtrailError  # noqa: E402
+from .pipeline.gates import GateFailed, gate  # noqa: E402
 from .store import Run, Trail, init_trail, open_trail  # noqa: E402
 
 __all__ = [
     "Fingerprint",
+    "GateFailed",
     "NbtrailError",
     "Run",
     "Trail",
     "__version__",
     "fingerprint",
     "fingerprint_file",
+    "gate",
     "init_trail",
     "load_ipython_extension",
+    "log_metric",
     "open_trail",
+    "output",
+    "snapshot",
     "track",
     "unload_ipython_extension",
 ]

@@ -181,6 +181,115 @@ def cmd_export_openlineage(args) -> int:
     return EXIT_OK
 
 
+def _parameters(args) -> dict:
+    values: dict = {}
+    if args.file:
+        import yaml
+
+        path = Path(args.file)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path}: not valid YAML ({exc})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+            raise UsageError(f"{path}: parameters must be a mapping of names to values")
+        values.update(loaded)
+    for name, value in args.parameter or []:
+        values[name] = value
+    return values
+
+
+def _write_reports(trail, run_id: str, args) -> None:
+    if getattr(args, "junit", None):
+        from .report.junit import write_junit
+
+        print(f"JUnit XML: {write_junit(trail, run_id, args.junit)}")
+    if getattr(args, "report", None):
+        from .report.html import write_report
+
+        print(f"report: {write_report(trail, run_id, args.report)}")
+
+
+def cmd_run(args) -> int:
+    from .pipeline.parameters import describe, read_schema
+    from .pipeline.runner import check_template, run_template
+
+    template = check_template(args.notebook)
+    if args.describe:
+        print(describe(read_schema(template), str(template)))
+        return EXIT_OK
+    values = _parameters(args)
+    from .capture.session import open_or_create_trail
+
+    with open_or_create_trail() as trail:
+        result = run_template(
+            template, values, trail=trail, output=args.output, timeout=args.timeout
+        )
+        _write_reports(trail, result.run_id, args)
+    if args.json:
+        _print_json(result.to_dict())
+    if result.ok:
+        if not args.json:
+            print(f"run {result.run_id} succeeded in {_duration(result.duration)}")
+            print(f"executed notebook: {result.notebook}")
+        return EXIT_OK
+    if result.details:
+        print(result.details, file=sys.stderr)
+    print(f"nbtrail: run {result.run_id} failed: {result.error}", file=sys.stderr)
+    print(f"nbtrail: executed notebook: {result.notebook}", file=sys.stderr)
+    return EXIT_CHECK_FAILED
+
+
+def cmd_pipeline_run(args) -> int:
+    from .capture.session import open_or_create_trail
+    from .pipeline.pipelines import run_pipeline
+
+    with open_or_create_trail() as trail:
+        result = run_pipeline(
+            args.spec,
+            trail=trail,
+            workers=args.workers,
+            force=args.force,
+            only=args.only,
+            start_from=getattr(args, "from"),
+        )
+        _write_reports(trail, result.run_id, args)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        for step in result.steps:
+            extra = f" (reuses {step.reused_from})" if step.reused_from else ""
+            timing = f" in {_duration(step.duration)}" if step.status == "succeeded" else ""
+            print(f"  {step.status:<9} {step.name}{timing}{extra}")
+    if result.ok:
+        print(f"pipeline {result.name} succeeded: run {result.run_id}")
+        return EXIT_OK
+    failed = next((s for s in result.steps if s.status == "failed"), None)
+    if failed is not None and failed.details:
+        print(failed.details, file=sys.stderr)
+    print(f"nbtrail: pipeline {result.name} failed (run {result.run_id})", file=sys.stderr)
+    if failed is not None:
+        print(f"nbtrail: step {failed.name!r}: {failed.error}", file=sys.stderr)
+    return EXIT_CHECK_FAILED
+
+
+def cmd_reproduce(args) -> int:
+    from .pipeline.reproduce import reproduce
+    from .store import open_trail
+
+    with open_trail() as trail:
+        reports = reproduce(trail, args.run, tolerance=args.tolerance)
+    if args.json:
+        _print_json([r.to_dict() for r in reports])
+    else:
+        print("\n".join(r.text() for r in reports))
+    return EXIT_OK if all(r.reproduced for r in reports) else EXIT_CHECK_FAILED
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -248,6 +357,46 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--namespace", default="nbtrail", help="OpenLineage job namespace")
     q.set_defaults(func=cmd_export_openlineage)
 
+    p = sub.add_parser("run", help="execute a template notebook as an audited run")
+    p.add_argument("notebook", help="the template (.ipynb, with a 'parameters' cell)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a parameter value (repeatable; checked against the template's schema)",
+    )
+    p.add_argument("-f", "--file", help="YAML file of parameter values (-p wins)")
+    p.add_argument("--output", help="where to write the executed notebook")
+    p.add_argument("--timeout", type=_positive_float, help="seconds one cell may run")
+    p.add_argument("--describe", action="store_true", help="print the parameter schema and stop")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML: the run and its checks")
+    p.add_argument("--report", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("pipeline", help="run a pipeline of template notebooks")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    q = actions.add_parser("run", help="run a pipeline spec (YAML)")
+    q.add_argument("spec", help="the pipeline YAML")
+    q.add_argument("--workers", type=_positive_int, default=1, help="steps to run at once")
+    q.add_argument("--force", action="store_true", help="re-execute steps that could be reused")
+    which = q.add_mutually_exclusive_group()
+    which.add_argument("--only", metavar="STEP", help="run only this step")
+    which.add_argument("--from", metavar="STEP", help="run this step and everything after it")
+    q.add_argument("--junit", metavar="FILE", help="write JUnit XML: steps and checks")
+    q.add_argument("--report", metavar="FILE", help="write a self-contained HTML report")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.set_defaults(func=cmd_pipeline_run)
+
+    p = sub.add_parser("reproduce", help="re-run a template or pipeline run and compare")
+    p.add_argument("run", help="run id or a unique prefix of it")
+    p.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance of metrics")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    p.set_defaults(func=cmd_reproduce)
+
     p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
     p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")
     p.set_defaults(func=cmd_demo)
@@ -261,6 +410,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
     return value
 
 

@@ -17,7 +17,8 @@ because it is computed from a canonical byte stream, not from ``pickle`` or ``id
   padding bytes and pickle's memo order cannot change the result. Timing attributes of searches
   (``refit_time_``, ``*_time`` in ``cv_results_``) are left out: they differ on every fit.
 * Files hash their raw bytes (so the digest equals ``xxhsum -H2``), memory-mapped, with a stat
-  cache keyed by device, inode, size and mtime_ns so an unchanged file is not read again.
+  cache keyed by device, inode, size, mtime_ns and ctime_ns so an unchanged file is not read
+  again.
 
 The schema fingerprint covers only names and dtypes: two batches of the same table share it.
 """
@@ -704,7 +705,11 @@ def fingerprint(obj) -> Fingerprint:
 
 
 class StatCache:
-    """Remembers file digests by (device, inode, size, mtime_ns), as DVC does.
+    """Remembers file digests by (device, inode, size, mtime_ns, ctime_ns).
+
+    DVC keys its cache on inode, size and mtime; nbtrail adds the inode change time, which
+    no one can set back: rewriting a file and restoring its mtime (``touch -r``, ``cp -p``,
+    ``os.utime``) does not fool it.
 
     A file whose modification time is within two seconds of the moment it was hashed is not
     cached: a second write in the same clock tick would keep the same stat ("racy git").
@@ -734,7 +739,7 @@ class StatCache:
     @staticmethod
     def key(st: os.stat_result) -> str:
         """Return the cache key of a stat result."""
-        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
     def get(self, st: os.stat_result) -> str | None:
         """Return the cached digest for a stat result, if any."""

@@ -171,7 +171,9 @@ class CaptureSession:
         self.patcher = Patcher()
         self.run = trail.start_run(name, kind=kind, params=params, attrs=attrs, parent=parent)
         self.writer = Writer(trail, on_error=self._writer_failed, idle=self.idle, session=self)
-        self.writer.submit([("later", self._environment_ops)])
+        if parent is None:
+            # A template run records the environment itself; its kernel need not again.
+            self.writer.submit([("later", self._environment_ops)])
 
     def _environment_ops(self) -> list:
         """Return the environment the run executes in as a used artifact (off-thread work)."""

@@ -390,6 +390,46 @@ class Trail:
         with _db.read(self.engine) as conn:
             return [RunRecord.from_row(r) for r in conn.execute(query).mappings()]
 
+    def descendants(self, run_id: str) -> list[RunRecord]:
+        """Return every run below ``run_id`` (steps, sessions, cells), parents before children."""
+        runs = _schema.runs
+        found: list[RunRecord] = []
+        frontier = [run_id]
+        with _db.read(self.engine) as conn:
+            while frontier:
+                rows = (
+                    conn.execute(
+                        sa.select(runs)
+                        .where(runs.c.parent_id.in_(frontier))
+                        .order_by(runs.c.started_at, runs.c.id)
+                    )
+                    .mappings()
+                    .all()
+                )
+                children = [RunRecord.from_row(r) for r in rows]
+                found.extend(children)
+                frontier = [c.id for c in children]
+        return found
+
+    def checks(self, run_ids) -> list[CheckRecord]:
+        """Return the checks recorded in these runs, oldest first."""
+        c = _schema.checks
+        ids = list(run_ids)
+        out: list[CheckRecord] = []
+        with _db.read(self.engine) as conn:
+            for start in range(0, len(ids), 5000):
+                rows = (
+                    conn.execute(
+                        sa.select(c)
+                        .where(c.c.run_id.in_(ids[start : start + 5000]))
+                        .order_by(c.c.created_at, c.c.id)
+                    )
+                    .mappings()
+                    .all()
+                )
+                out.extend(CheckRecord.from_row(r) for r in rows)
+        return sorted(out, key=lambda r: (r.created_at, r.id))
+
     def run_details(self, ref: str) -> RunDetails:
         """Return a run with what it used and produced, its metrics, checks and children."""
         run = self.get_run(ref)

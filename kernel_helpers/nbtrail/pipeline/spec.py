@@ -1,0 +1,249 @@
+"""Pipeline specs: steps, each a template with parameters, in dependency order.
+
+::
+
+    name: adult-income
+    steps:
+      - name: prepare_data
+        template: prepare_data.ipynb          # relative to this file
+        parameters:
+          test_size: 0.25
+      - name: train
+        template: train.ipynb
+        parameters:
+          train: ${prepare_data.outputs.train}  # what prepare_data declared with nbtrail.output
+          model: forest
+
+A parameter whose whole value is ``${STEP.outputs.NAME}`` receives that output's value as it is
+(a number stays a number); inside a longer string it is substituted as text. A step depends on
+the steps it refers to, and on those listed in ``needs``. Everything is checked when the spec is
+loaded, before any step runs: unknown keys, unknown or repeated steps, missing templates,
+parameters a template does not declare, cycles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageError
+from .parameters import ParameterSpec, read_schema
+
+__all__ = ["PipelineSpec", "StepSpec", "load_spec", "resolve_parameters"]
+
+_REF = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_]\w*)\s*\}")
+_STEP_KEYS = {"name", "template", "parameters", "needs", "timeout"}
+_SPEC_KEYS = {"name", "steps"}
+
+
+@dataclass
+class StepSpec:
+    """One step: a template, its parameters, the steps it needs."""
+
+    name: str
+    template: Path
+    parameters: dict = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    timeout: float | None = None
+    schema: dict[str, ParameterSpec] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineSpec:
+    """A loaded, checked pipeline spec; ``steps`` are in an order that respects dependencies."""
+
+    name: str
+    path: Path
+    steps: list[StepSpec]
+
+    def step(self, name: str) -> StepSpec:
+        """Return the step called ``name``."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise UsageError(f"{self.path}: no step named {name!r}; steps: {', '.join(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        """Step names in execution order."""
+        return [s.name for s in self.steps]
+
+    def downstream(self, name: str) -> set[str]:
+        """``name`` and every step that depends on it, directly or not."""
+        found = {name}
+        for step in self.steps:  # topological order: one pass suffices
+            if found & set(step.needs):
+                found.add(step.name)
+        return found
+
+    def to_dict(self) -> dict:
+        """Return JSON-ready data (what the pipeline run records as its parameters)."""
+        return {
+            "name": self.name,
+            "steps": [
+                {
+                    "name": s.name,
+                    "template": str(s.template),
+                    "parameters": s.parameters,
+                    "needs": list(s.needs),
+                }
+                for s in self.steps
+            ],
+        }
+
+
+def _references(value) -> set[str]:
+    if isinstance(value, str):
+        return {m.group(1) for m in _REF.finditer(value)}
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(_references(v) for v in value.values())) if value else set()
+    return set()
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and check a pipeline spec (YAML).
+
+    Raises
+    ------
+    UsageError
+        Naming the file, the step and the key or parameter that is wrong.
+    """
+    import yaml
+
+    path = Path(path).expanduser().resolve()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such pipeline spec") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: a pipeline spec is a mapping with 'steps'")
+    unknown = set(data) - _SPEC_KEYS
+    if unknown:
+        raise UsageError(f"{path}: unknown key {sorted(unknown)[0]!r}; allowed: name, steps")
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise UsageError(f"{path}: 'steps' must be a non-empty list")
+    steps: dict[str, StepSpec] = {}
+    for index, raw in enumerate(raw_steps):
+        step = _load_step(path, index, raw, steps)
+        steps[step.name] = step
+    for step in steps.values():
+        for need in step.needs:
+            if need not in steps:
+                raise UsageError(f"{path}: step {step.name!r} refers to unknown step {need!r}")
+    ordered = _order(path, steps)
+    return PipelineSpec(name=str(data.get("name") or path.stem), path=path, steps=ordered)
+
+
+def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
+    where = f"{path}: step {index + 1}"
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where} must be a mapping with 'name' and 'template'")
+    unknown = set(raw) - _STEP_KEYS
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(_STEP_KEYS))}"
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w-]*", name):
+        raise UsageError(f"{where}: 'name' must be an identifier, got {name!r}")
+    if name in seen:
+        raise UsageError(f"{path}: two steps are named {name!r}")
+    where = f"{path}: step {name!r}"
+    template = raw.get("template")
+    if not isinstance(template, str):
+        raise UsageError(f"{where}: 'template' must be a notebook path")
+    template_path = (path.parent / template).resolve()
+    if not template_path.is_file():
+        raise UsageError(f"{where}: template {template_path} does not exist")
+    parameters = raw.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise UsageError(f"{where}: 'parameters' must be a mapping")
+    schema = read_schema(template_path)
+    for key in parameters:
+        if key not in schema:
+            known = ", ".join(schema) or "none"
+            raise UsageError(
+                f"{where}: unknown parameter {key!r} for {template_path.name}; it declares: {known}"
+            )
+    needs = raw.get("needs") or []
+    if isinstance(needs, str):
+        needs = [needs]
+    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+        raise UsageError(f"{where}: 'needs' must be a list of step names")
+    refs = _references(parameters)
+    if name in refs:
+        raise UsageError(f"{where} refers to its own outputs")
+    timeout = raw.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        raise UsageError(f"{where}: 'timeout' must be a positive number of seconds")
+    return StepSpec(
+        name=name,
+        template=template_path,
+        parameters=parameters,
+        needs=tuple(dict.fromkeys([*needs, *sorted(refs)])),
+        timeout=timeout,
+        schema=schema,
+    )
+
+
+def _order(path: Path, steps: dict[str, StepSpec]) -> list[StepSpec]:
+    ordered: list[StepSpec] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise UsageError(f"{path}: steps depend on each other in a cycle: {' -> '.join(chain)}")
+        state[name] = 1
+        for need in steps[name].needs:
+            visit(need, (*chain, need))
+        state[name] = 2
+        ordered.append(steps[name])
+
+    for name in steps:
+        visit(name, (name,))
+    return ordered
+
+
+def resolve_parameters(step: StepSpec, outputs: dict[str, dict]) -> dict:
+    """Replace ``${STEP.outputs.NAME}`` references with the outputs of finished steps.
+
+    Raises
+    ------
+    UsageError
+        When a referred step did not declare that output.
+    """
+
+    def lookup(match) -> object:
+        source, key = match.group(1), match.group(2)
+        declared = outputs.get(source, {})
+        if key not in declared:
+            have = ", ".join(sorted(declared)) or "none"
+            raise UsageError(
+                f"step {step.name!r} needs output {key!r} of step {source!r}, which declared: "
+                f"{have} (declare it with nbtrail.output({key!r}, value))"
+            )
+        return declared[key]
+
+    def resolve(value):
+        if isinstance(value, str):
+            whole = _REF.fullmatch(value.strip())
+            if whole:
+                return lookup(whole)
+            return _REF.sub(lambda m: str(lookup(m)), value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    return {key: resolve(value) for key, value in step.parameters.items()}
