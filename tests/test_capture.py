@@ -444,3 +444,39 @@ def test_connection_urls_never_keep_passwords():
     engine = sa.create_engine("postgresql+psycopg://ana:s3cret@db.example/prod")
     assert "s3cret" not in _connection_url(engine)
     engine.dispose()
+
+
+def test_checks_are_recorded_in_their_cell_and_shown_as_static_html(home, tmp_path):
+    work = tmp_path / "nb"
+    work.mkdir()
+    nb = execute(
+        notebook(
+            "%load_ext nbtrail",
+            "import numpy as np, pandas as pd\nfrom nbtrail import checks\n"
+            "frame = pd.DataFrame({'x': np.arange(200), 'y': ['a', 'b'] * 100})",
+            "schema = checks.infer_schema(frame)\n"
+            "bad = frame.assign(y=['a', 'zzz'] * 100)\n"
+            "checks.validate(bad, schema)",
+            "checks.data_quality(frame, target='y')",
+        ),
+        work,
+    )
+    shown = nb.cells[2]["outputs"][0]["data"]
+    assert "text/html" in shown and "application/vnd.jupyter.widget-view+json" not in shown
+    assert "data-status='fail'" in shown["text/html"] and "<script" not in shown["text/html"]
+    assert len(shown["text/html"].encode()) < 1_000_000
+    with open_trail(work) as trail:
+        session = _session(trail)
+        cells = {c.params["execution_count"]: c for c in trail.runs(parent=session.id)}
+        (validation,) = trail.checks([cells[3].id])
+        assert validation.name == "schema" and validation.status == "fail"
+        assert validation.metrics["failures"] == 100
+        details = pd.read_parquet(
+            __import__("io").BytesIO(trail.blobs.get_bytes(validation.details))
+        )
+        assert details.loc[0, "column"] == "y"
+        # The check names what it judged: the frame it validated, recorded as an artifact.
+        assert trail.get_artifact(validation.artifact_id).kind == "dataframe"
+        (quality,) = trail.checks([cells[4].id])
+        assert quality.status == "pass"
+        assert trail.verify().ok

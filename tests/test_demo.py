@@ -34,7 +34,8 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "succeeded prepare_data" in out and "succeeded train" in out
+    assert "succeeded prepare_data" in out and "succeeded validate_data" in out
+    assert "succeeded train" in out
     assert "trail verifies" in out
     assert "lineage of models/model.joblib" in out
     for name in ("report.html", "junit.xml", ".nbtrail/trail.db", "models/model.joblib"):
@@ -46,7 +47,13 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         (pipeline,) = trail.runs(kind="pipeline")
         assert pipeline.status == "succeeded"
         steps = {r.name: r for r in trail.runs(parent=pipeline.id)}
-        assert set(steps) == {"prepare_data", "train"}
+        assert set(steps) == {"prepare_data", "validate_data", "train"}
+        tree = [steps["validate_data"].id] + [
+            r.id for r in trail.descendants(steps["validate_data"].id)
+        ]
+        found = {c.name: c.status for c in trail.checks(tree)}
+        assert set(found) == {"schema", "data_quality", "leakage", "label_issues"}
+        assert found["schema"] in ("pass", "warn") and found["leakage"] == "pass"
         metrics = {}
         for run in trail.descendants(steps["train"].id):
             metrics.update({m.key: m.value for m in trail.run_details(run.id).metrics})
@@ -65,7 +72,8 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         timeout=900,
     )
     assert again.returncode == 0, again.stderr
-    assert "reused    prepare_data" in again.stdout and "reused    train" in again.stdout
+    for step in ("prepare_data", "validate_data", "train"):
+        assert f"reused    {step}" in again.stdout
     with open_trail() as trail:
         assert len(trail.runs(kind="pipeline")) == 2
         assert trail.verify().ok

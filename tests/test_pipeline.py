@@ -454,3 +454,40 @@ def test_report_opens_offline_in_a_real_browser(capsys, project, browser, screen
     assert errors == []
     page.screenshot(path=str(screenshot_dir / "report.png"), full_page=True)
     page.close()
+
+
+def test_validate_data_template_fails_its_gate_on_bad_data(capsys, project):
+    from nbtrail.datasets import load_adult
+    from nbtrail.demo import templates_dir
+
+    adult = load_adult().dropna().drop_duplicates().head(3000)
+    adult.iloc[:2000].to_parquet(project / "train.parquet")
+    test = adult.iloc[2000:].copy()
+    test.loc[test.index[:100], "workclass"] = "Astronaut"  # 10% unseen category
+    test.to_parquet(project / "test.parquet")
+    template = templates_dir() / "validate_data.ipynb"
+    code, _, err = run_cli(
+        capsys,
+        "run",
+        template,
+        "-p",
+        "train",
+        "train.parquet",
+        "-p",
+        "test",
+        "test.parquet",
+        "-p",
+        "schema",
+        "schema.yaml",
+        "-p",
+        "label_rows",
+        "0",
+    )
+    assert code == 1
+    assert "gate 'schema' failed" in err and "workclass" in err
+    assert (project / "schema.yaml").is_file() and (project / "checks.html").is_file()
+    with open_trail() as trail:
+        (run,) = trail.runs(kind="template")
+        tree = [run.id] + [r.id for r in trail.descendants(run.id)]
+        found = {c.name: c.status for c in trail.checks(tree)}
+        assert found["schema"] == "fail" and found["leakage"] == "pass"

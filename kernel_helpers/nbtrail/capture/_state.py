@@ -8,9 +8,10 @@ hook does not record nbtrail's own reads.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
-__all__ = ["active", "local", "set_active"]
+__all__ = ["active", "local", "set_active", "suspended"]
 
 local = threading.local()
 
@@ -39,3 +40,14 @@ def depth() -> int:
 def busy() -> bool:
     """Whether nbtrail itself is working on this thread."""
     return getattr(local, "busy", False)
+
+
+@contextlib.contextmanager
+def suspended():
+    """Run nbtrail's own work (a check's cross-validation) without capturing it."""
+    previous = busy()
+    local.busy = True
+    try:
+        yield
+    finally:
+        local.busy = previous

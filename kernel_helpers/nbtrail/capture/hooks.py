@@ -46,10 +46,10 @@ class IOSpec:
 
     Attributes
     ----------
-    action : {"read", "write", "fit"}
+    action : {"read", "write", "quiet"}
         ``read``: the result was read from ``path`` (or the ``sql`` query on ``con``).
         ``write``: ``obj`` was written to ``path`` (or to table ``sql`` on ``con``).
-        ``fit``: a model was fitted on X and y.
+        ``quiet``: nothing inside the call is recorded (cross-validation's fold fits).
     path : str, optional
         Name of the argument holding the path, file object, or URL.
     obj : str, optional
@@ -135,6 +135,16 @@ _read("pyarrow.feather", "", "read_table", "source")
 _read("pyarrow.feather", "", "read_feather", "source")
 _write("pyarrow.feather", "", "write_feather", "dest", obj="df")
 _write("matplotlib.figure", "Figure", "savefig", "fname", obj="self")
+# Model evaluation fits throw-away clones, one per fold: nothing inside them is recorded.
+for _name in (
+    "cross_val_score",
+    "cross_validate",
+    "cross_val_predict",
+    "learning_curve",
+    "validation_curve",
+    "permutation_test_score",
+):
+    register("sklearn.model_selection", "", _name, IOSpec("quiet"))
 
 _WATCHED = {p.module for p in _REGISTRY} | {"sklearn.base"}
 
@@ -171,7 +181,8 @@ def _io_wrapper(original, spec: IOSpec):
             result = original(*args, **kwargs)
         finally:
             _state.local.depth = 0
-        session.hooked(spec, _bind(original, args, kwargs), result)
+        if spec.action != "quiet":
+            session.hooked(spec, _bind(original, args, kwargs), result)
         return result
 
     wrapper.__nbtrail_original__ = original

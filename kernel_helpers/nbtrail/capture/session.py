@@ -36,6 +36,7 @@ from ..ids import new_id
 from ..store import _schema
 from ..store._audit import jsonable
 from ..store._batch import artifact_row
+from ..store._snapshot import table_parquet
 from ..store._trail import edge_row
 from . import _state
 from .environment import environment_fingerprint
@@ -615,6 +616,49 @@ class CaptureSession:
         if tracked is not None and tracked.obj() is obj:
             return self.tracker.ensure(tracked)
         return fingerprint(obj).digest
+
+    def digest_of(self, obj, *, name: str | None = None) -> str | None:
+        """Return the digest of an object a check judges, recording it as an artifact."""
+        unit = self.unit
+        with self.guard("fingerprinting a checked object"):
+            if unit is not None:
+                digests = self._object_sources(obj, unit, name or type(obj).__name__)
+                return digests[0] if digests else None
+            fp = fingerprint(obj)
+            self.writer.submit(
+                [("artifact", artifact_row(fp, name or f"{fp.kind}:{fp.short}", None))]
+            )
+            return fp.digest
+        return None
+
+    def record_check(self, result) -> str:
+        """Record a check result in the current cell's run (or the session's); return its id."""
+        unit = self.unit
+        run_id = unit.run_id if unit is not None else self.run.id
+        ops = []
+        details = None
+        if len(result.details):
+            data = table_parquet(result.details)
+            details = digest_bytes(data)
+            ops.append(("blob", data))
+        row = {
+            "id": new_id(),
+            "run_id": run_id,
+            "artifact_id": result.subject,
+            "name": result.name[:255],
+            "status": result.status,
+            "summary": result.summary,
+            "metrics": jsonable(result.metrics),
+            "thresholds": jsonable(result.thresholds),
+            "details": details,
+            "created_at": _now(),
+        }
+        ops.append(("insert", _schema.checks, row, "check.add"))
+        if unit is not None:
+            unit.ops.extend(ops)
+        else:
+            self.writer.submit(ops)
+        return row["id"]
 
     def record_metric(self, key: str, value) -> None:
         """``%trail record``: a metric of the session run."""

@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from .checks import CHECK_CSS, check_card
 from .graph import lineage_svg
 from .runs import summarize
 
@@ -33,6 +34,25 @@ font-weight:600;color:#fff}
 pre{background:#f8f9fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 .graph{overflow-x:auto;border:1px solid #e0e0e0;padding:.5rem}
 """
+
+
+class _CheckView:
+    """A recorded check with its findings table loaded, for :func:`check_card`."""
+
+    def __init__(self, trail, record):
+        import io
+
+        import pandas as pd
+
+        self.name, self.status, self.summary = record.name, record.status, record.summary
+        self.metrics, self.thresholds = record.metrics or {}, record.thresholds or {}
+        self.subject, self.subject_name = record.artifact_id, None
+        self.details = pd.DataFrame()
+        if record.details:
+            try:
+                self.details = pd.read_parquet(io.BytesIO(trail.blobs.get_bytes(record.details)))
+            except Exception:  # noqa: BLE001 - a missing blob shows as no findings; verify reports it
+                self.details = pd.DataFrame()
 
 
 def _badge(status: str) -> str:
@@ -91,18 +111,13 @@ def render_report(trail, run_id: str, *, base: str | os.PathLike = ".") -> str:
             f"<td><code>{_json(step.outputs)}</code></td><td>{html.escape(metrics)}</td>"
             f"<td>{_link(step.notebook, base)}</td></tr>"
         )
-    checks = []
-    for step_name, check in summary.checks:
-        metrics = ", ".join(f"{k} = {v}" for k, v in sorted((check.metrics or {}).items()))
-        checks.append(
-            f"<tr class='check'><td>{html.escape(step_name)}</td><td>{html.escape(check.name)}</td>"
-            f"<td>{_badge(check.status)}</td><td>{html.escape(check.summary or '')}</td>"
-            f"<td>{html.escape(metrics)}</td></tr>"
-        )
+    cards = [
+        f"<div class='muted'>step {html.escape(step)}</div>{check_card(_CheckView(trail, check))}"
+        for step, check in summary.checks
+    ]
     check_table = (
-        "<table><tr><th>step</th><th>check</th><th>status</th><th>summary</th><th>metrics</th>"
-        "</tr>" + "".join(checks) + "</table>"
-        if checks
+        f"<div class='nbtrail-checks'><style>{CHECK_CSS}</style>{''.join(cards)}</div>"
+        if cards
         else "<p class='muted'>No checks were recorded.</p>"
     )
     ended = run.ended_at.strftime("%Y-%m-%d %H:%M:%S UTC") if run.ended_at else "-"

@@ -40,6 +40,16 @@ def _parquet(obj) -> bytes:
     return buf.getvalue()
 
 
+def table_parquet(frame) -> bytes:
+    """Parquet bytes of a findings table; object columns (mixed types) are stored as text."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(lambda v: v if v is None else str(v)).astype("string")
+    frame.columns = [str(c) for c in frame.columns]
+    return _parquet(frame.reset_index(drop=True))
+
+
 def _npy(obj) -> bytes:
     buf = io.BytesIO()
     np.save(buf, obj, allow_pickle=False)

@@ -905,7 +905,7 @@ class Run:
 
             if not isinstance(details, pd.DataFrame):
                 raise UsageError("check details must be a pandas DataFrame")
-            details_digest = self.trail.blobs.put_bytes(_snapshot._parquet(details))
+            details_digest = self.trail.blobs.put_bytes(_snapshot.table_parquet(details))
         artifact_id = None
         fp = None
         if artifact is not None:

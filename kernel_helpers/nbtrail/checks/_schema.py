@@ -1,0 +1,319 @@
+"""Schema validation: infer a schema from reference data, validate batches against it.
+
+pandera is the engine: a :class:`Schema` wraps a ``pandera.DataFrameSchema``, saved as
+pandera's own YAML so people can read and edit it and pandera users can load it directly.
+nbtrail adds what pandera leaves to its users: inference with a tolerance on ranges, allowed
+categories for low-cardinality columns, uniqueness for identifier-like columns;
+and a validation report that collects every failure (pandera's lazy mode), then aggregates it
+per column and rule with counts, example values and example row positions, as a
+:class:`CheckResult` instead of an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UsageError
+from ._result import CheckResult, finish
+
+__all__ = ["Schema", "infer_schema", "validate"]
+
+
+def _pandera():
+    import pandera.pandas as pa
+
+    return pa
+
+
+class Schema:
+    """A data schema, backed by a ``pandera.DataFrameSchema``.
+
+    Create one with :func:`infer_schema` or :meth:`from_yaml`; save it with :meth:`to_yaml`.
+
+    Parameters
+    ----------
+    pandera_schema : pandera.DataFrameSchema
+    """
+
+    def __init__(self, pandera_schema):
+        self.pandera = pandera_schema
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names the schema declares."""
+        return list(self.pandera.columns)
+
+    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
+        """Return the schema as YAML (pandera's format), writing it to ``path`` if given."""
+        text = self.pandera.to_yaml()
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_yaml(cls, source: str | os.PathLike) -> Schema:
+        """Load a schema from a YAML file (or YAML text).
+
+        Raises
+        ------
+        UsageError
+            Naming the file when it is missing or not a pandera schema.
+        """
+        pa = _pandera()
+        text = str(source)
+        if "\n" not in text:
+            path = Path(text)
+            if not path.is_file():
+                raise UsageError(f"{path}: no such schema file")
+            text = path.read_text(encoding="utf-8")
+        try:
+            return cls(pa.DataFrameSchema.from_yaml(text))
+        except Exception as exc:  # noqa: BLE001 - pandera and yaml raise many kinds
+            raise UsageError(
+                f"{source}: not a pandera schema ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def __repr__(self) -> str:
+        lines = [f"<Schema: {len(self.columns)} columns>"]
+        for name, column in self.pandera.columns.items():
+            rules = ", ".join(str(c) for c in column.checks) or "-"
+            flags = " nullable" if column.nullable else ""
+            flags += " unique" if column.unique else ""
+            lines.append(f"  {name}: {column.dtype}{flags}; {rules}")
+        return "\n".join(lines)
+
+
+def _check_frame(data, what: str) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise UsageError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    duplicated = data.columns[data.columns.duplicated()].unique()
+    if len(duplicated):
+        raise UsageError(
+            f"{what}: column {duplicated[0]!r} appears more than once; column names must be unique"
+        )
+    return data
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or dtype is np.dtype(object)
+    )
+
+
+def infer_schema(
+    reference: pd.DataFrame,
+    *,
+    range_tolerance: float = 0.1,
+    max_categories: int = 50,
+    unique: bool = True,
+    strict: bool = True,
+) -> Schema:
+    """Infer a schema from reference data.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        Data known to be good (a training set).
+    range_tolerance : float
+        Numeric ranges are widened by this share of the observed range on each side (0.1:
+        a value 10% of the span beyond the reference's minimum or maximum still passes).
+    max_categories : int
+        Text and categorical columns with at most this many distinct values get an
+        allowed-values rule; unseen categories then fail validation.
+    unique : bool
+        Declare integer and text columns unique when every reference value is (identifiers).
+    strict : bool
+        Columns the schema does not declare fail validation.
+
+    Returns
+    -------
+    Schema
+
+    Raises
+    ------
+    UsageError
+        For empty reference data, duplicate column names, or bad options.
+    """
+    reference = _check_frame(reference, "reference data")
+    if not len(reference):
+        raise UsageError("reference data is empty: no schema can be inferred from zero rows")
+    if not (isinstance(range_tolerance, int | float) and range_tolerance >= 0):
+        raise UsageError(f"range_tolerance must be a number >= 0, got {range_tolerance!r}")
+    if not isinstance(max_categories, int) or max_categories < 0:
+        raise UsageError(f"max_categories must be an integer >= 0, got {max_categories!r}")
+    pa = _pandera()
+    columns = {}
+    for name in reference.columns:
+        series = reference[name]
+        checks = []
+        dtype = series.dtype
+        present = series.dropna()
+        if pd.api.types.is_bool_dtype(dtype):
+            pass
+        elif pd.api.types.is_numeric_dtype(dtype):
+            values = pd.to_numeric(present, errors="coerce").to_numpy(dtype="float64")
+            finite = values[np.isfinite(values)]
+            if len(finite):
+                # A finite range also refuses infinities, which the reference did not have.
+                low, high = float(finite.min()), float(finite.max())
+                margin = (high - low) * range_tolerance
+                low, high = low - margin, high + margin
+                if pd.api.types.is_integer_dtype(dtype):
+                    low, high = math.floor(low), math.ceil(high)
+                # Infinities the reference itself holds are allowed; others are not.
+                if np.isposinf(values).any():
+                    high = math.inf
+                if np.isneginf(values).any():
+                    low = -math.inf
+                checks.append(pa.Check.in_range(low, high))
+        elif _is_categorical(series) and len(present):
+            levels = present.unique()
+            if len(levels) <= max_categories and all(isinstance(v, str) for v in levels):
+                checks.append(pa.Check.isin(sorted(levels)))
+        is_unique = (
+            unique
+            and len(reference) >= 20
+            and not series.isna().any()
+            and (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_string_dtype(dtype))
+            and series.is_unique
+        )
+        columns[name] = pa.Column(
+            dtype,
+            checks=checks,
+            nullable=bool(series.isna().any()),
+            unique=bool(is_unique),
+            name=name,
+        )
+    return Schema(pa.DataFrameSchema(columns, strict=strict, coerce=False))
+
+
+def _positions(data: pd.DataFrame, labels) -> list:
+    """Row positions of index labels (the labels themselves when the index repeats)."""
+    labels = [label for label in labels if label is not None and not _isnan(label)]
+    if not labels:
+        return []
+    if data.index.is_unique:
+        found = data.index.get_indexer(labels)
+        return [int(p) for p in found if p >= 0]
+    return list(labels)
+
+
+def _isnan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def validate(
+    data: pd.DataFrame,
+    schema: Schema | str | os.PathLike,
+    *,
+    max_failure_share: float = 0.0,
+    max_examples: int = 5,
+    name: str = "schema",
+) -> CheckResult:
+    """Validate a batch against a schema, collecting every failure.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The batch.
+    schema : Schema or path
+        A schema, or the path of its YAML file.
+    max_failure_share : float
+        The check fails when more than this share of rows break a rule (or any column is
+        missing, extra or of the wrong type); below it, failures make it a warning.
+    max_examples : int
+        Example values and row positions kept per column and rule.
+    name : str
+        The check's name.
+
+    Returns
+    -------
+    CheckResult
+        ``details`` has one row per column and rule broken: ``column``, ``rule``,
+        ``failures``, ``examples``, ``rows`` (positions), ``status``.
+    """
+    data = _check_frame(data, "data")
+    if not isinstance(schema, Schema):
+        schema = Schema.from_yaml(schema)
+    if not (isinstance(max_failure_share, int | float) and 0 <= max_failure_share <= 1):
+        raise UsageError(f"max_failure_share must be in [0, 1], got {max_failure_share!r}")
+    pa = _pandera()
+    thresholds = {"failing_row_share": max_failure_share}
+    try:
+        schema.pandera.validate(data, lazy=True)
+        cases = None
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    except Exception as exc:  # noqa: BLE001 - pandera failing on odd data is a finding too
+        result = CheckResult(
+            name,
+            "error",
+            summary=f"the schema could not be evaluated: {type(exc).__name__}: {exc}",
+            metrics={"rows": len(data)},
+            thresholds=thresholds,
+        )
+        return finish(result, data, "data")
+    if not len(data) and cases is None:
+        result = CheckResult(
+            name,
+            "warn",
+            summary="the data has no rows: nothing to validate",
+            metrics={"rows": 0},
+            thresholds=thresholds,
+        )
+        return finish(result, data, "data")
+    rows = []
+    failing_rows: set = set()
+    structural = False
+    if cases is not None and len(cases):
+        cases = cases.copy()
+        schema_level = cases["column"].isna()
+        cases.loc[schema_level, "column"] = cases.loc[schema_level, "failure_case"].astype(str)
+        for (column, rule), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+            index = group["index"].tolist()
+            whole = all(i is None or _isnan(i) for i in index)
+            structural = structural or whole
+            failing_rows.update(i for i in index if i is not None and not _isnan(i))
+            rows.append(
+                {
+                    "column": str(column),
+                    "rule": str(rule),
+                    "failures": len(group) if not whole else 1,
+                    "examples": [str(v) for v in group["failure_case"].head(max_examples)],
+                    "rows": _positions(data, index[:max_examples]),
+                }
+            )
+    share = len(failing_rows) / len(data) if len(data) else 0.0
+    failed = structural or share > max_failure_share
+    status = "fail" if failed else ("warn" if rows else "pass")
+    for row in rows:
+        row["status"] = "fail" if failed else "warn"
+    details = pd.DataFrame(
+        rows, columns=["column", "rule", "failures", "examples", "rows", "status"]
+    )
+    metrics = {
+        "rows": len(data),
+        "columns_checked": len(schema.columns),
+        "failures": int(details["failures"].sum()) if len(details) else 0,
+        "failing_columns": int(details["column"].nunique()) if len(details) else 0,
+        "failing_row_share": share,
+    }
+    if not rows:
+        summary = f"all {len(data):,} rows match the schema's {len(schema.columns)} columns"
+    else:
+        worst_row = details.sort_values("failures", ascending=False).iloc[0]
+        summary = (
+            f"{metrics['failures']:,} failures in {metrics['failing_columns']} column(s); "
+            f"most in {worst_row['column']!r} ({worst_row['rule']})"
+        )
+    result = CheckResult(name, status, summary, metrics, thresholds, details)
+    return finish(result, data, "data")
