@@ -65,3 +65,13 @@ def unload_ipython_extension(ip) -> None:
     from .capture.magics import unload_ipython_extension as unload
 
     unload(ip)
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    """Jupyter server: the extension lives in :mod:`nbtrail.server`."""
+    return [{"module": "nbtrail.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    """JupyterLab: the prebuilt frontend shipped in the package."""
+    return [{"src": "labextension", "dest": "nbtrail"}]

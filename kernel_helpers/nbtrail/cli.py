@@ -204,14 +204,16 @@ def _parameters(args) -> dict:
 
 
 def _write_reports(trail, run_id: str, args) -> None:
+    # With --json, standard output is the JSON document alone.
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
     if getattr(args, "junit", None):
         from .report.junit import write_junit
 
-        print(f"JUnit XML: {write_junit(trail, run_id, args.junit)}")
+        print(f"JUnit XML: {write_junit(trail, run_id, args.junit)}", file=out)
     if getattr(args, "report", None):
         from .report.html import write_report
 
-        print(f"report: {write_report(trail, run_id, args.report)}")
+        print(f"report: {write_report(trail, run_id, args.report)}", file=out)
 
 
 def cmd_run(args) -> int:

@@ -152,7 +152,7 @@ def _record_reuse(trail, pipeline_id: str, step: StepSpec, earlier, key: str, pa
             "cache_key": key,
             "reused_from": earlier.id,
             "outputs": earlier.attrs.get("outputs", {}),
-            "notebook": earlier.attrs.get("notebook"),
+            "executed_notebook": earlier.attrs.get("executed_notebook"),
             "template": earlier.attrs.get("template"),
         },
         "error": None,
@@ -347,7 +347,7 @@ def _start(trail, pipeline_id, step, outputs, pool, force):
                 step.name,
                 "reused",
                 run_id=run_id,
-                notebook=earlier.attrs.get("notebook"),
+                notebook=earlier.attrs.get("executed_notebook"),
                 outputs=earlier.attrs.get("outputs", {}),
                 reused_from=earlier.id,
             ), None

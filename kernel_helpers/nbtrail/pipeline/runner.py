@@ -296,6 +296,7 @@ def _execute(
     env_fp, env_bytes = environment_fingerprint()
     attrs = {
         "template": trail.display_path(str(template_path)),
+        "notebook": str(template_path),
         "template_digest": template_fp.digest,
         "given": sorted(given),
         "git": git_state(template_path.parent),
@@ -418,7 +419,7 @@ def _finish(trail, run, notebook: Path, outputs: dict, failure: RunFailed | None
             fp = fingerprint_file(path, cache=trail.stat_cache)
             batch.artifact(artifact_row(fp, trail.display_path(path), None))
             batch.edge(edge_row("produced", run.id, fp.digest, name=key, path=path))
-    attrs = {**run.record.attrs, "outputs": recorded, "notebook": str(notebook)}
+    attrs = {**run.record.attrs, "outputs": recorded, "executed_notebook": str(notebook)}
     batch.update(_schema.runs, run.id, {"attrs": attrs}, "run.outputs")
     values = {
         "status": "failed" if failure else "succeeded",

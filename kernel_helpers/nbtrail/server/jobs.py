@@ -1,0 +1,157 @@
+"""Audited runs started from JupyterLab: ``nbtrail run`` in a child process, watched by the server.
+
+The server never executes a notebook itself: each job is ``python -m nbtrail run`` in its own
+process (its own kernel), in the server's root folder, writing the executed notebook and the
+HTML report under ``nbtrail-runs/`` there, where JupyterLab can open them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Job", "Jobs"]
+
+OUTPUT_FOLDER = "nbtrail-runs"
+
+
+@dataclass
+class Job:
+    """One ``nbtrail run`` started from JupyterLab."""
+
+    id: str
+    notebook: str  # relative to the server root
+    parameters: dict
+    notebook_out: str  # relative to the server root
+    report: str  # relative to the server root
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    status: str = "running"  # running | succeeded | failed
+    run_id: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        """Return JSON-ready data."""
+        return {
+            "id": self.id,
+            "notebook": self.notebook,
+            "parameters": self.parameters,
+            "status": self.status,
+            "run_id": self.run_id,
+            "error": self.error,
+            "executed_notebook": self.notebook_out,
+            "report": self.report,
+        }
+
+
+class Jobs:
+    """The jobs of one server."""
+
+    def __init__(self, root: Path, *, max_jobs: int = 4, trail_home: str = ""):
+        self.root = root
+        self.max_jobs = max_jobs
+        self.trail_home = trail_home
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def running(self) -> int:
+        """Jobs still running."""
+        return sum(1 for job in self._jobs.values() if self.poll(job).status == "running")
+
+    def start(self, notebook: Path, parameters: dict) -> Job:
+        """Start ``nbtrail run`` for a notebook (already checked to lie inside the root)."""
+        job_id = uuid.uuid4().hex[:12]
+        relative = notebook.relative_to(self.root)
+        stem = f"{notebook.stem}-{job_id}"
+        out_dir = self.root / OUTPUT_FOLDER
+        out_dir.mkdir(exist_ok=True)
+        params = Path(tempfile.mkstemp(prefix="nbtrail-params-", suffix=".json")[1])
+        params.write_text(json.dumps(parameters))
+        command = [
+            sys.executable,
+            "-m",
+            "nbtrail",
+            "run",
+            str(relative),
+            "-f",
+            str(params),
+            "--output",
+            f"{OUTPUT_FOLDER}/{stem}.ipynb",
+            "--report",
+            f"{OUTPUT_FOLDER}/{stem}.html",
+            "--json",
+        ]
+        env = dict(os.environ)
+        if self.trail_home:
+            env["NBTRAIL_HOME"] = self.trail_home
+        log = open(out_dir / f"{stem}.log", "wb")
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        finally:
+            log.close()
+        job = Job(
+            job_id,
+            str(relative),
+            parameters,
+            f"{OUTPUT_FOLDER}/{stem}.ipynb",
+            f"{OUTPUT_FOLDER}/{stem}.html",
+            process,
+        )
+        job._params_file = params  # removed once the job ends
+        with self._lock:
+            self._jobs[job_id] = job
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, its status brought up to date."""
+        job = self._jobs.get(job_id)
+        return self.poll(job) if job is not None else None
+
+    def poll(self, job: Job) -> Job:
+        """Update a job from its process."""
+        process = job.process
+        if job.status != "running" or process is None or process.poll() is None:
+            return job
+        out = process.stdout.read() if process.stdout else b""
+        if process.stdout:
+            process.stdout.close()
+        try:
+            result = json.loads(out.decode() or "{}")
+        except ValueError:
+            result = {}
+        job.run_id = result.get("run_id")
+        if process.returncode == 0:
+            job.status = "succeeded"
+        else:
+            job.status = "failed"
+            job.error = result.get("error") or self._log_tail(job)
+        params = getattr(job, "_params_file", None)
+        if params is not None:
+            params.unlink(missing_ok=True)
+        return job
+
+    def _log_tail(self, job: Job) -> str:
+        log = self.root / job.report.replace(".html", ".log")
+        try:
+            lines = log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "the run failed"
+        return lines[-1] if lines else "the run failed"
+
+    def stop_all(self) -> None:
+        """Terminate running jobs (the server is shutting down)."""
+        for job in self._jobs.values():
+            if job.process is not None and job.process.poll() is None:
+                job.process.terminate()

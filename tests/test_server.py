@@ -1,0 +1,167 @@
+"""The server extension's API, with a real Jupyter server (pytest-jupyter) and auth turned on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import tornado
+from tornado.httpclient import HTTPClientError
+
+from nbtrail.store import init_trail
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"nbtrail": True}}}
+
+
+@pytest.fixture
+def project(jp_root_dir, monkeypatch):
+    """A trail in the server's root with a session of a notebook that read a file and checked it."""
+    root = Path(jp_root_dir)
+    monkeypatch.delenv("NBTRAIL_HOME", raising=False)
+    shutil.copy(NOTEBOOKS / "template_modes.ipynb", root / "analysis.ipynb")
+    (root / "data.csv").write_text("x,y\n1,a\n2,b\n")
+    with (
+        init_trail(root) as trail,
+        trail.start_run(
+            "analysis.ipynb", kind="session", attrs={"notebook": str(root / "analysis.ipynb")}
+        ) as session,
+    ):
+        cell = session.start_run("cell 1", kind="cell")
+        source = cell.use(root / "data.csv")
+        frame = pd.read_csv(root / "data.csv")
+        derived = cell.produce(frame, name="frame", derived_from=[source])
+        cell.record_check(
+            "schema",
+            "fail",
+            artifact=derived,
+            summary="y has 1 problem",
+            details=pd.DataFrame({"column": ["y"], "failures": [1]}),
+        )
+        cell.end()
+    return {"root": root, "session": session.id}
+
+
+async def get(jp_fetch, path, **params):
+    response = await jp_fetch("nbtrail", "api", path, params=params)
+    return json.loads(response.body)
+
+
+async def test_status_and_runs_for_a_notebook(jp_fetch, project):
+    status = await get(jp_fetch, "status")
+    assert status["trail"].startswith("sqlite:///") and status["jobs_running"] == 0
+    runs = await get(jp_fetch, "runs", notebook="analysis.ipynb")
+    assert [r["id"] for r in runs["runs"]] == [project["session"]]
+    assert runs["runs"][0]["failing_checks"] == 1
+    assert (await get(jp_fetch, "runs", notebook="other.ipynb"))["runs"] == []
+    one = await get(jp_fetch, f"runs/{project['session']}")
+    assert one["name"] == "analysis.ipynb" and one["children"][0]["name"] == "cell 1"
+
+
+async def test_lineage_and_checks_of_a_notebook(jp_fetch, project):
+    graph = await get(jp_fetch, "lineage", notebook="analysis.ipynb")
+    labels = {n["label"]: n for n in graph["nodes"]}
+    assert {"data.csv", "frame"} <= set(labels)
+    assert {
+        "source": labels["data.csv"]["id"],
+        "target": labels["frame"]["id"],
+        "kind": "derived",
+    } in graph["edges"]
+    checks = await get(jp_fetch, "checks", notebook="analysis.ipynb")
+    (check,) = checks["checks"]
+    assert check["status"] == "fail" and check["details"] == [{"column": "y", "failures": 1}]
+    artifacts = await get(jp_fetch, "artifacts")
+    assert len(artifacts["artifacts"]) == 2
+
+
+async def test_schema_of_a_template(jp_fetch, project):
+    schema = await get(jp_fetch, "schema", notebook="analysis.ipynb")
+    rows = {p["name"]: p for p in schema["parameters"]}
+    assert rows["rows"]["allowed"] == "in [1, 1000]"
+    assert rows["mode"]["choices"] == ["ok", "fail", "gate", "die", "hang"]
+
+
+async def test_unauthenticated_requests_are_refused(jp_fetch, project):
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("nbtrail", "api", "runs", headers={"Authorization": "token wrong"})
+    assert exc.value.code == 403
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch(
+            "nbtrail", "api", "jobs", method="POST", body="{}", headers={"Authorization": ""}
+        )
+    assert exc.value.code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../outside.ipynb", "../../etc/passwd", "/etc/passwd", "sub/../../outside.ipynb"],
+)
+async def test_paths_outside_the_root_are_refused(jp_fetch, project, path):
+    for endpoint in ("lineage", "checks", "schema", "runs"):
+        with pytest.raises(HTTPClientError) as exc:
+            await jp_fetch("nbtrail", "api", endpoint, params={"notebook": path})
+        assert exc.value.code == 403, endpoint
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("nbtrail", "api", "jobs", method="POST", body=json.dumps({"notebook": path}))
+    assert exc.value.code == 403
+
+
+async def test_bad_requests_get_json_errors(jp_fetch, project):
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("nbtrail", "api", "runs/ffffffff")
+    assert exc.value.code == 404
+    assert "no run matches" in json.loads(exc.value.response.body)["error"]
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch(
+            "nbtrail",
+            "api",
+            "jobs",
+            method="POST",
+            body=json.dumps({"notebook": "analysis.ipynb", "parameters": {"rows": 0}}),
+        )
+    assert exc.value.code == 400
+    assert "parameter 'rows' must be in [1, 1000]" in json.loads(exc.value.response.body)["error"]
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("nbtrail", "api", "jobs", method="POST", body="not json")
+    assert exc.value.code == 400
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch("nbtrail", "api", "schema", params={"notebook": "missing.ipynb"})
+    assert exc.value.code == 404
+
+
+async def test_a_job_runs_the_notebook_as_an_audited_run(jp_fetch, project):
+    response = await jp_fetch(
+        "nbtrail",
+        "api",
+        "jobs",
+        method="POST",
+        body=json.dumps({"notebook": "analysis.ipynb", "parameters": {"rows": 3}}),
+    )
+    assert response.code == 202
+    job = json.loads(response.body)
+    deadline = time.monotonic() + 240
+    while job["status"] == "running" and time.monotonic() < deadline:
+        await tornado.gen.sleep(1)
+        job = await get(jp_fetch, f"jobs/{job['id']}")
+    assert job["status"] == "succeeded", job
+    root = project["root"]
+    assert (root / job["executed_notebook"]).is_file() and (root / job["report"]).is_file()
+    runs = await get(jp_fetch, "runs", notebook="analysis.ipynb")
+    assert job["run_id"] in [r["id"] for r in runs["runs"]]
+
+
+async def test_no_trail_yet_is_an_empty_answer(jp_fetch, jp_root_dir, monkeypatch):
+    monkeypatch.delenv("NBTRAIL_HOME", raising=False)
+    assert (await get(jp_fetch, "status"))["trail"] is None
+    assert (await get(jp_fetch, "runs"))["runs"] == []
+    assert (await get(jp_fetch, "lineage", notebook="x.ipynb"))["nodes"] == []
