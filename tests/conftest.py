@@ -142,9 +142,13 @@ def _find_chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium driven by Playwright (the system's browser; nothing is downloaded)."""
+    """Headless Chromium driven by Playwright (the system's browser; nothing is downloaded).
+
+    Module-scoped on purpose: while Playwright's sync API is open it holds a running asyncio
+    loop in the main thread, which breaks pytest-jupyter's server fixtures in later modules.
+    """
     executable = _find_chromium()
     if executable is None:
         message = "no Chromium found (Debian: apt-get install chromium)"

@@ -165,3 +165,33 @@ async def test_no_trail_yet_is_an_empty_answer(jp_fetch, jp_root_dir, monkeypatc
     assert (await get(jp_fetch, "status"))["trail"] is None
     assert (await get(jp_fetch, "runs"))["runs"] == []
     assert (await get(jp_fetch, "lineage", notebook="x.ipynb"))["nodes"] == []
+
+
+def test_both_extension_lists_say_ok():
+    import subprocess
+    import sys
+
+    jupyter = [sys.executable, "-m", "jupyter"]
+    lab = subprocess.run([*jupyter, "labextension", "list"], capture_output=True, text=True)
+    server = subprocess.run(
+        [*jupyter, "server", "extension", "list"], capture_output=True, text=True
+    )
+    clean = __import__("re").compile(r"\x1b\[[0-9;]*m")
+    lab_out = clean.sub("", lab.stdout + lab.stderr)
+    server_out = clean.sub("", server.stdout + server.stderr)
+    assert "nbtrail v0.1.0 enabled OK" in lab_out, lab_out
+    assert "nbtrail enabled" in server_out and "nbtrail 0.1.0 OK" in server_out, server_out
+
+
+def test_the_committed_frontend_bundle_was_built_from_these_sources():
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("digest", root / "extension" / "digest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (root / "kernel_helpers" / "nbtrail" / "labextension" / "source.digest").read_text()
+    assert committed.strip() == module.digest(), (
+        "extension/ changed since the bundle was built: run `jlpm build:prod` in extension/ "
+        "and commit kernel_helpers/nbtrail/labextension"
+    )

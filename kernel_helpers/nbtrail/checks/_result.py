@@ -224,16 +224,22 @@ def _fmt(value) -> str:
 
 
 def _live_widget_frontend() -> bool:
-    """Whether a frontend with the ipywidgets manager is attached to this kernel.
+    """Whether this kernel serves a live frontend that renders ipywidgets (JupyterLab).
 
-    JupyterLab's widget manager opens the ``jupyter.widget.control`` comm when it connects;
-    papermill, nbclient and nbconvert never do, so their outputs keep the static HTML only.
+    Kernels a Jupyter server starts for a notebook session carry ``JPY_SESSION_NAME``, and a
+    connected widget manager opens the ``jupyter.widget.control`` comm; papermill, nbclient
+    and nbconvert do neither, so their outputs keep the static HTML only (and converters that
+    meet a widget view without saved state fall back to that HTML anyway).
     """
     try:
         from ipywidgets import Widget
     except ImportError:
         return False
-    return getattr(Widget, "_control_comm", None) is not None
+    import os
+
+    if getattr(Widget, "_control_comm", None) is not None:
+        return True
+    return bool(os.environ.get("JPY_SESSION_NAME")) and "ipykernel" in __import__("sys").modules
 
 
 def escape(value) -> str:

@@ -63,6 +63,8 @@ def load_jupyter_server_extension(serverapp) -> None:
     root = Path(serverapp.root_dir).expanduser().resolve()
     state = State(config, root)
     serverapp.web_app.settings["nbtrail"] = state
+    # The frontend learns the API's namespace from the page, so it is written only here.
+    serverapp.web_app.settings.setdefault("page_config_data", {})["nbtrailApi"] = NAMESPACE
     setup_handlers(serverapp.web_app)
     serverapp.log.info("nbtrail: API at /%s, root %s", NAMESPACE, root)
 

@@ -1,0 +1,136 @@
+/**
+ * What the Trail panel and the status bar show for the active notebook, fetched together.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { query, requestAPI } from './request';
+
+export interface IRun {
+  id: string;
+  name: string;
+  kind: string;
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  duration: number | null;
+  failing_checks?: number | null;
+  error?: string | null;
+}
+
+export interface ILineageNode {
+  id: string;
+  label: string;
+  kind: string;
+  path: string | null;
+  snapshot: boolean;
+}
+
+export interface ILineage {
+  run: string | null;
+  nodes: ILineageNode[];
+  edges: { source: string; target: string; kind: string }[];
+}
+
+export interface ICheck {
+  id: string;
+  name: string;
+  status: string;
+  summary: string;
+  metrics: Record<string, unknown>;
+  thresholds: Record<string, unknown>;
+  details: Record<string, unknown>[];
+  details_rows: number;
+}
+
+export interface ITrailState {
+  notebook: string | null;
+  runs: IRun[];
+  lineage: ILineage;
+  checks: ICheck[];
+  error: string | null;
+  updated: Date | null;
+}
+
+const EMPTY: ILineage = { run: null, nodes: [], edges: [] };
+
+export class TrailModel {
+  private _state: ITrailState = {
+    notebook: null,
+    runs: [],
+    lineage: EMPTY,
+    checks: [],
+    error: null,
+    updated: null
+  };
+  private _changed = new Signal<this, ITrailState>(this);
+  private _pending: Promise<void> | null = null;
+  kinds: string[] = [];
+
+  get state(): ITrailState {
+    return this._state;
+  }
+
+  get changed(): ISignal<this, ITrailState> {
+    return this._changed;
+  }
+
+  /** The newest run of the notebook, and whether it is a session still recording. */
+  get current(): IRun | null {
+    return this._state.runs[0] ?? null;
+  }
+
+  get recording(): boolean {
+    const run = this.current;
+    return !!run && run.kind === 'session' && run.status === 'running';
+  }
+
+  get failingChecks(): number {
+    return this._state.checks.filter(c => c.status === 'fail' || c.status === 'error').length;
+  }
+
+  setNotebook(path: string | null): Promise<void> {
+    if (path !== this._state.notebook) {
+      this._state = { ...this._state, notebook: path, runs: [], lineage: EMPTY, checks: [] };
+      this._changed.emit(this._state);
+    }
+    return this.refresh();
+  }
+
+  refresh(): Promise<void> {
+    if (!this._pending) {
+      this._pending = this._fetch().finally(() => {
+        this._pending = null;
+      });
+    }
+    return this._pending;
+  }
+
+  private async _fetch(): Promise<void> {
+    const notebook = this._state.notebook;
+    if (!notebook) {
+      return;
+    }
+    try {
+      const kinds = this.kinds.length ? this.kinds.join(',') : undefined;
+      const [runs, lineage, checks] = await Promise.all([
+        requestAPI<{ runs: IRun[] }>('runs' + query({ notebook, limit: '20' })),
+        requestAPI<ILineage>('lineage' + query({ notebook, kinds })),
+        requestAPI<{ checks: ICheck[] }>('checks' + query({ notebook }))
+      ]);
+      if (notebook !== this._state.notebook) {
+        return; // the user moved to another notebook meanwhile
+      }
+      this._state = {
+        notebook,
+        runs: runs.runs,
+        lineage,
+        checks: checks.checks,
+        error: null,
+        updated: new Date()
+      };
+    } catch (error) {
+      this._state = { ...this._state, error: String((error as Error).message ?? error) };
+    }
+    this._changed.emit(this._state);
+  }
+}

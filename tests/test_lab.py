@@ -1,0 +1,219 @@
+"""The JupyterLab extension in a real browser: a real JupyterLab, a real kernel, headless Chromium.
+
+Skipped loudly without Chromium, unless NBTRAIL_REQUIRE_BROWSER=1 (set by .ci/run), which
+turns that into a failure. Screenshots are kept in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from nbtrail.store import init_trail
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+TOKEN = "nbtrail-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, browser):
+    """A JupyterLab server on a free loopback port, with a trail and two notebooks."""
+    root = tmp_path_factory.mktemp("lab")
+    home = root / ".nbtrail"
+    init_trail(root).close()
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, 120),
+            "city": rng.choice(["north", "south"], 120),
+            "label": rng.integers(0, 2, 120),
+        }
+    ).to_csv(root / "people.csv", index=False)
+    nb = new_notebook()
+    nb.cells = [
+        new_code_cell("%load_ext nbtrail"),
+        new_code_cell(
+            "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+            "from nbtrail import checks"
+        ),
+        new_code_cell('people = pd.read_csv("people.csv")'),
+        new_code_cell('model = LogisticRegression().fit(people[["age"]], people["label"])'),
+        new_code_cell(
+            "bad = people.assign(city=['atlantis'] * len(people))\n"
+            "checks.validate(bad, checks.infer_schema(people))"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, root / "analysis.ipynb")
+    shutil.copy(NOTEBOOKS / "template_modes.ipynb", root / "job.ipynb")
+    port = _free_port()
+    env = dict(os.environ, NBTRAIL_HOME=str(home), JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"))
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")  # CI machines run as root
+    with open(root / "lab.log", "wb") as log:
+        server = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.terminate()
+        pytest.fail("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-3000:])
+    try:
+        yield {"url": url, "root": root, "home": home}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _open(browser, lab, path):
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{lab['url']}/lab/tree/{path}?token={TOKEN}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    # JupyterLab restores the previous layout too: make this notebook the current one.
+    page.evaluate(
+        "path => window.jupyterapp.commands.execute('docmanager:open', {path})", str(path)
+    )
+    page.wait_for_function(
+        "path => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.context && w.context.path === path && w.sessionContext &&"
+        " w.sessionContext.session && w.sessionContext.session.kernel &&"
+        " w.sessionContext.session.kernel.status === 'idle'; }",
+        arg=str(path),
+        timeout=90_000,
+    )
+    return page, errors
+
+
+def _lineage(page) -> tuple[dict, set]:
+    nodes = page.eval_on_selector_all(
+        "#nbtrail-panel g.nbtrail-node",
+        "els => els.map(e => [e.dataset.label, e.dataset.kind])",
+    )
+    edges = page.eval_on_selector_all(
+        "#nbtrail-panel path.nbtrail-edge",
+        "els => els.map(e => [e.dataset.source, e.dataset.target])",
+    )
+    return dict(nodes), {tuple(e) for e in edges}
+
+
+def _reaches(edges: set, start: str, goal: str) -> bool:
+    frontier, seen = [start], {start}
+    while frontier:
+        node = frontier.pop()
+        if node == goal:
+            return True
+        for source, target in edges:
+            if source == node and target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    return False
+
+
+def test_trail_panel_shows_lineage_checks_and_status(lab, browser, screenshot_dir):
+    page, errors = _open(browser, lab, "analysis.ipynb")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.jp-InputPrompt'))"
+        ".filter(p => /\\[\\d+\\]/.test(p.textContent)).length >= 5",
+        timeout=120_000,
+    )
+    page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
+    page.wait_for_selector("#nbtrail-panel", state="visible")
+    # The panel refreshes after cells run; the background writer commits when the kernel idles.
+    page.wait_for_selector("#nbtrail-panel g.nbtrail-node[data-kind='model']", timeout=60_000)
+    page.wait_for_selector("#nbtrail-panel li.nbtrail-check[data-status='fail']", timeout=60_000)
+    nodes, edges = _lineage(page)
+    assert nodes["people.csv"] == "file"
+    assert nodes["people"] == "dataframe"
+    assert "model" in nodes and nodes["model"] == "model"
+    assert _reaches(edges, "people.csv", "people")
+    assert _reaches(edges, "people", "model")
+    # In JupyterLab the check result is an ipywidgets view, not the static HTML.
+    output = page.locator(".jp-Cell").nth(4).locator(".jp-OutputArea-output")
+    output.locator(".widget-vbox, .jupyter-widgets").first.wait_for(timeout=30_000)
+    assert output.locator(".jupyter-widgets").count() >= 2  # header, metrics, findings: widgets
+    assert "schema" in output.inner_text() and "atlantis" in output.inner_text()
+    check = page.locator("#nbtrail-panel li.nbtrail-check[data-status='fail']").first
+    assert check.get_attribute("data-name") == "schema"
+    check.locator(".nbtrail-check-head").click()
+    assert "city" in check.locator(".nbtrail-findings").inner_text()
+    status = page.locator(".nbtrail-status")
+    page.wait_for_function(
+        "() => document.querySelector('.nbtrail-status').dataset.failing === '1'", timeout=30_000
+    )
+    assert "recording" in status.inner_text() and "1 failing check" in status.inner_text()
+    assert status.get_attribute("data-recording") == "true"
+    page.screenshot(path=str(screenshot_dir / "trail-panel.png"))
+    assert not errors, errors
+    page.close()
+
+
+def test_run_notebook_as_audited_pipeline_from_the_command(lab, browser, screenshot_dir):
+    page, errors = _open(browser, lab, "job.ipynb")
+    assert page.locator(".nbtrail-run-button").count() >= 1  # the notebook toolbar button
+    page.evaluate("() => { window.jupyterapp.commands.execute('nbtrail:run-audited'); }")
+    page.wait_for_selector(".nbtrail-run-form select[name='mode']", timeout=30_000)
+    values = page.eval_on_selector_all(
+        ".nbtrail-run-form [name]", "els => Object.fromEntries(els.map(e => [e.name, e.value]))"
+    )
+    assert values == {"rows": "5", "mode": "ok", "scale": "1", "label": "demo"}
+    page.eval_on_selector(
+        ".nbtrail-run-form input[name='rows']",
+        "e => { e.value = '7'; e.dispatchEvent(new Event('input', {bubbles: true})); }",
+    )
+    page.screenshot(path=str(screenshot_dir / "run-dialog.png"))
+    page.click(".jp-Dialog button.jp-mod-accept")
+    page.wait_for_selector(".nbtrail-run-status[data-status='succeeded']", timeout=240_000)
+    assert page.locator(".nbtrail-open-notebook").count() == 1
+    report = page.locator(".nbtrail-open-report").get_attribute("href")
+    assert report.endswith(".html") and "/files/nbtrail-runs/" in report
+    page.screenshot(path=str(screenshot_dir / "run-finished.png"))
+    executed = list((lab["root"] / "nbtrail-runs").glob("job-*.ipynb"))
+    assert len(executed) == 1
+    assert '"rows": 7' in executed[0].read_text() or "rows = 7" in executed[0].read_text()
+    assert not errors, errors
+    page.close()
