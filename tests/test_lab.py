@@ -38,7 +38,14 @@ def lab(tmp_path_factory, browser):
     """A JupyterLab server on a free loopback port, with a trail and two notebooks."""
     root = tmp_path_factory.mktemp("lab")
     home = root / ".nbtrail"
-    init_trail(root).close()
+    (root / "old.csv").write_text("age,label\n30,1\n40,0\n")
+    with (
+        init_trail(root) as trail,
+        trail.start_run(
+            "analysis.ipynb", kind="template", attrs={"notebook": str(root / "analysis.ipynb")}
+        ) as older,
+    ):
+        older.use(root / "old.csv")  # an earlier run of the notebook, for the run history
     rng = np.random.default_rng(0)
     pd.DataFrame(
         {
@@ -188,6 +195,18 @@ def test_trail_panel_shows_lineage_checks_and_status(lab, browser, screenshot_di
     assert "recording" in status.inner_text() and "1 failing check" in status.inner_text()
     assert status.get_attribute("data-recording") == "true"
     page.screenshot(path=str(screenshot_dir / "trail-panel.png"))
+    # The run history: the older run shows its own lineage; clicking it again follows the newest.
+    runs = page.locator("#nbtrail-panel li.nbtrail-run")
+    assert runs.count() == 2 and "nbtrail-selected" in runs.nth(0).get_attribute("class")
+    runs.nth(1).click()
+    page.wait_for_selector("#nbtrail-panel g.nbtrail-node[data-label='old.csv']", timeout=30_000)
+    nodes, _ = _lineage(page)
+    assert set(nodes) == {"old.csv"}
+    assert page.locator("#nbtrail-panel li.nbtrail-check").count() == 0
+    assert status.get_attribute("data-failing") == "1"  # the status bar still speaks of the newest
+    page.screenshot(path=str(screenshot_dir / "older-run.png"))
+    page.locator("#nbtrail-panel li.nbtrail-run").nth(1).click()
+    page.wait_for_selector("#nbtrail-panel g.nbtrail-node[data-kind='model']", timeout=30_000)
     assert not errors, errors
     page.close()
 

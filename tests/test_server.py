@@ -160,6 +160,26 @@ async def test_a_job_runs_the_notebook_as_an_audited_run(jp_fetch, project):
     assert job["run_id"] in [r["id"] for r in runs["runs"]]
 
 
+async def test_a_failing_job_reports_the_cell_error_and_keeps_its_notebook(jp_fetch, project):
+    response = await jp_fetch(
+        "nbtrail",
+        "api",
+        "jobs",
+        method="POST",
+        body=json.dumps({"notebook": "analysis.ipynb", "parameters": {"mode": "fail"}}),
+    )
+    job = json.loads(response.body)
+    deadline = time.monotonic() + 240
+    while job["status"] == "running" and time.monotonic() < deadline:
+        await tornado.gen.sleep(1)
+        job = await get(jp_fetch, f"jobs/{job['id']}")
+    assert job["status"] == "failed", job
+    assert "asked to fail with 5 rows" in job["error"]
+    assert (project["root"] / job["executed_notebook"]).is_file()
+    run = await get(jp_fetch, f"runs/{job['run_id']}")
+    assert run["status"] == "failed" and "asked to fail" in run["error"]
+
+
 async def test_no_trail_yet_is_an_empty_answer(jp_fetch, jp_root_dir, monkeypatch):
     monkeypatch.delenv("NBTRAIL_HOME", raising=False)
     assert (await get(jp_fetch, "status"))["trail"] is None

@@ -1,12 +1,13 @@
 /**
- * The lineage graph, laid out by dagre (layered, left to right) and drawn as SVG.
+ * The lineage graph, laid out by dagre (layered, top to bottom: the sidebar is tall and narrow)
+ * and drawn as SVG.
  */
 import dagre from '@dagrejs/dagre';
 
 import { ILineage } from './model';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const WIDTH = 150;
+const WIDTH = 112;
 const HEIGHT = 30;
 
 function el<K extends keyof SVGElementTagNameMap>(
@@ -20,7 +21,7 @@ function el<K extends keyof SVGElementTagNameMap>(
   return node;
 }
 
-function short(text: string, limit = 20): string {
+function short(text: string, limit = 16): string {
   return text.length <= limit ? text : text.slice(0, limit - 1) + '…';
 }
 
@@ -36,7 +37,7 @@ export function renderLineage(container: HTMLElement, lineage: ILineage): void {
     return;
   }
   const graph = new dagre.graphlib.Graph();
-  graph.setGraph({ rankdir: 'LR', nodesep: 14, ranksep: 40, marginx: 6, marginy: 6 });
+  graph.setGraph({ rankdir: 'TB', nodesep: 12, ranksep: 26, marginx: 6, marginy: 6 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const node of lineage.nodes) {
     graph.setNode(node.id, { width: WIDTH, height: HEIGHT });
@@ -94,9 +95,20 @@ export function renderLineage(container: HTMLElement, lineage: ILineage): void {
     group.appendChild(title);
     group.appendChild(el('rect', { width: WIDTH, height: HEIGHT, rx: node.kind === 'file' ? 2 : 8 }));
     const text = el('text', { x: WIDTH / 2, y: HEIGHT / 2 + 4, 'text-anchor': 'middle' });
-    text.textContent = `${short(node.label)} · ${node.kind}`;
+    text.textContent = short(node.label); // the kind is the box's style and in the legend
     group.appendChild(text);
     svg.appendChild(group);
   }
+  // Fitted to the panel's width; a click on the graph toggles its actual size (then it scrolls).
+  svg.addEventListener('click', () => container.classList.toggle('nbtrail-actual-size'));
   container.appendChild(svg);
+  const legend = document.createElement('div');
+  legend.className = 'nbtrail-legend';
+  for (const kind of [...new Set(lineage.nodes.map(n => n.kind))].sort()) {
+    const item = document.createElement('span');
+    item.className = `nbtrail-legend-item nbtrail-kind-${kind}`;
+    item.textContent = kind;
+    legend.appendChild(item);
+  }
+  container.appendChild(legend);
 }

@@ -44,6 +44,8 @@ export interface ICheck {
 
 export interface ITrailState {
   notebook: string | null;
+  /** The run picked in the history, or null for the notebook's newest run. */
+  selected: string | null;
   runs: IRun[];
   lineage: ILineage;
   checks: ICheck[];
@@ -56,6 +58,7 @@ const EMPTY: ILineage = { run: null, nodes: [], edges: [] };
 export class TrailModel {
   private _state: ITrailState = {
     notebook: null,
+    selected: null,
     runs: [],
     lineage: EMPTY,
     checks: [],
@@ -84,16 +87,36 @@ export class TrailModel {
     return !!run && run.kind === 'session' && run.status === 'running';
   }
 
+  /** Failing checks of the newest run, whichever run the panel shows. */
   get failingChecks(): number {
-    return this._state.checks.filter(c => c.status === 'fail' || c.status === 'error').length;
+    const run = this.current;
+    if (this._state.selected === null || !run || run.failing_checks == null) {
+      return this._state.checks.filter(c => c.status === 'fail' || c.status === 'error').length;
+    }
+    return run.failing_checks;
   }
 
   setNotebook(path: string | null): Promise<void> {
     if (path !== this._state.notebook) {
-      this._state = { ...this._state, notebook: path, runs: [], lineage: EMPTY, checks: [] };
+      this._state = {
+        ...this._state,
+        notebook: path,
+        selected: null,
+        runs: [],
+        lineage: EMPTY,
+        checks: []
+      };
       this._changed.emit(this._state);
     }
     return this.refresh();
+  }
+
+  /** Show one run of the history (null: follow the newest run again). */
+  select(runId: string | null): Promise<void> {
+    this._state = { ...this._state, selected: runId };
+    this._changed.emit(this._state);
+    // A fetch already under way asked for the previous selection: fetch again after it.
+    return (this._pending ?? Promise.resolve()).then(() => this.refresh());
   }
 
   refresh(): Promise<void> {
@@ -106,22 +129,24 @@ export class TrailModel {
   }
 
   private async _fetch(): Promise<void> {
-    const notebook = this._state.notebook;
+    const { notebook, selected } = this._state;
     if (!notebook) {
       return;
     }
     try {
       const kinds = this.kinds.length ? this.kinds.join(',') : undefined;
+      const which = selected ? { run: selected } : { notebook };
       const [runs, lineage, checks] = await Promise.all([
         requestAPI<{ runs: IRun[] }>('runs' + query({ notebook, limit: '20' })),
-        requestAPI<ILineage>('lineage' + query({ notebook, kinds })),
-        requestAPI<{ checks: ICheck[] }>('checks' + query({ notebook }))
+        requestAPI<ILineage>('lineage' + query({ ...which, kinds })),
+        requestAPI<{ checks: ICheck[] }>('checks' + query(which))
       ]);
-      if (notebook !== this._state.notebook) {
-        return; // the user moved to another notebook meanwhile
+      if (notebook !== this._state.notebook || selected !== this._state.selected) {
+        return; // the user moved to another notebook or run meanwhile
       }
       this._state = {
         notebook,
+        selected,
         runs: runs.runs,
         lineage,
         checks: checks.checks,

@@ -75,9 +75,12 @@ export function renderCheck(check: ICheck): HTMLElement {
   return item;
 }
 
-function renderRun(run: IRun): HTMLElement {
+function renderRun(run: IRun, shown: boolean, onClick: () => void): HTMLElement {
   const item = h('li', `nbtrail-run nbtrail-run-${run.status}`);
   item.dataset.status = run.status;
+  item.dataset.id = run.id;
+  item.classList.toggle('nbtrail-selected', shown);
+  item.addEventListener('click', onClick);
   item.appendChild(h('span', `nbtrail-badge nbtrail-badge-${run.status}`, run.status));
   item.appendChild(h('span', 'nbtrail-run-name', `${run.kind} ${run.name}`));
   const when = new Date(run.started_at).toLocaleString();
@@ -116,11 +119,12 @@ export class TrailPanel extends Widget {
 
   render(state: ITrailState): void {
     this._title.textContent = state.notebook ?? 'No notebook open';
-    const current = state.runs[0];
+    const shown = state.runs.find(r => r.id === state.selected) ?? state.runs[0];
+    const which = state.selected ? 'showing an older run (click it again for the newest)' : '';
     this._status.textContent = state.error
       ? `Error: ${state.error}`
-      : current
-        ? `${current.kind} ${current.id.slice(0, 13)}… ${current.status}`
+      : shown
+        ? `${shown.kind} ${shown.id.slice(0, 13)}… ${shown.status} ${which}`.trim()
         : '';
     renderLineage(this._graph, state.lineage);
     this._checks.textContent = '';
@@ -132,7 +136,11 @@ export class TrailPanel extends Widget {
     }
     this._runs.textContent = '';
     for (const run of state.runs) {
-      this._runs.appendChild(renderRun(run));
+      const isShown = run.id === (state.selected ?? state.runs[0]?.id);
+      // The newest run, or the one already shown, goes back to following the newest run.
+      const follow = run.id === state.runs[0].id || run.id === state.selected;
+      const pick = () => void this.model.select(follow ? null : run.id);
+      this._runs.appendChild(renderRun(run, isShown, pick));
     }
   }
 }

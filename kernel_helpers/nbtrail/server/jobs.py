@@ -90,17 +90,13 @@ class Jobs:
         env = dict(os.environ)
         if self.trail_home:
             env["NBTRAIL_HOME"] = self.trail_home
-        log = open(out_dir / f"{stem}.log", "wb")
-        try:
-            process = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=log,
-            )
-        finally:
-            log.close()
+        # Both streams go to files, never pipes: a pipe nobody reads while the run goes on
+        # would block the run once its buffer fills.
+        with (
+            open(out_dir / f"{stem}.json", "wb") as result,
+            open(out_dir / f"{stem}.log", "wb") as log,
+        ):
+            process = subprocess.Popen(command, cwd=self.root, env=env, stdout=result, stderr=log)
         job = Job(
             job_id,
             str(relative),
@@ -124,12 +120,9 @@ class Jobs:
         process = job.process
         if job.status != "running" or process is None or process.poll() is None:
             return job
-        out = process.stdout.read() if process.stdout else b""
-        if process.stdout:
-            process.stdout.close()
         try:
-            result = json.loads(out.decode() or "{}")
-        except ValueError:
+            result = json.loads(self._output(job, ".json").read_text() or "{}")
+        except (OSError, ValueError):
             result = {}
         job.run_id = result.get("run_id")
         if process.returncode == 0:
@@ -142,10 +135,13 @@ class Jobs:
             params.unlink(missing_ok=True)
         return job
 
+    def _output(self, job: Job, suffix: str) -> Path:
+        """The file beside the job's report that holds its JSON result or its log."""
+        return self.root / Path(job.report).with_suffix(suffix)
+
     def _log_tail(self, job: Job) -> str:
-        log = self.root / job.report.replace(".html", ".log")
         try:
-            lines = log.read_text(errors="replace").strip().splitlines()
+            lines = self._output(job, ".log").read_text(errors="replace").strip().splitlines()
         except OSError:
             return "the run failed"
         return lines[-1] if lines else "the run failed"
