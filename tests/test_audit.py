@@ -238,3 +238,30 @@ def test_unsigned_trail_verified_with_a_key_reports_unsigned_events(store_url, t
     report = keyed.verify()
     assert not report.ok and "is not signed" in report.first.message
     keyed.close()
+
+
+def test_cut_off_newest_events_are_caught_only_against_a_kept_head(trail, tmp_path):
+    _populate(trail, tmp_path)
+    kept = trail.verify().head  # what someone wrote down elsewhere
+    before = len(_events(trail))
+    with trail.start_run("later") as later:
+        later.log_metric("x", 1.0)
+    newest = trail.verify().head
+    # Cut off everything written since `kept`, facts and events alike.
+    _exec(trail, "DELETE FROM metrics WHERE run_id = :r", r=later.id)
+    _exec(trail, "DELETE FROM runs WHERE id = :r", r=later.id)
+    _exec(trail, "DELETE FROM events WHERE seq > :s", s=before)
+    assert trail.verify().ok  # no chain can see this on its own
+    report = trail.verify(expect_head=newest[:16])
+    assert not report.ok
+    assert report.first.subject == "chain" and "not in the chain" in report.first.message
+    kept_report = trail.verify(expect_head=kept)
+    assert kept_report.ok and f"is event {before}; 0 events written since" in kept_report.notes[0]
+
+
+def test_expect_head_that_is_too_short_or_not_hex_is_refused(trail):
+    from nbtrail.errors import UsageError
+
+    for bad in ("abc", "zz" * 10, ""):
+        with pytest.raises(UsageError, match="at least 16 hex digits"):
+            trail.verify(expect_head=bad)

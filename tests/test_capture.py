@@ -480,3 +480,41 @@ def test_checks_are_recorded_in_their_cell_and_shown_as_static_html(home, tmp_pa
         (quality,) = trail.checks([cells[4].id])
         assert quality.status == "pass"
         assert trail.verify().ok
+
+
+ORDER_SCRIPT = """
+import pandas as pd
+import nbtrail
+
+with nbtrail.track("order"):
+    with open("first.txt", "w") as out:  # written before anything was read
+        out.write("made from nothing read\\n")
+    with open("rows.csv") as src:
+        text = src.read()
+    with open("second.txt", "w") as out:  # written after rows.csv was read
+        out.write(text.upper())
+    rows = pd.read_csv("rows.csv")
+"""
+
+
+def test_a_file_written_with_open_derives_only_from_what_was_read_before_it(home, tmp_path):
+    work = tmp_path / "nb"
+    work.mkdir()
+    (work / "rows.csv").write_text("a,b\n1,0\n2,1\n")
+    (work / "order.py").write_text(ORDER_SCRIPT)
+    subprocess.run([sys.executable, "order.py"], cwd=work, check=True)
+    with open_trail(work) as trail:
+
+        def sources(name):
+            """The artifacts a file was derived from (not what its run used)."""
+            key = f"artifact:{trail.get_artifact(work / name).id}"
+            graph = trail.lineage(key.split(":")[1], direction="upstream", depth=1)
+            return {
+                Path(graph.nodes[source]["name"]).name
+                for source, target, kind in graph.edges
+                if kind == "derived" and target == key
+            }
+
+        assert sources("first.txt") == set()  # not rows.csv, not the frame read after it
+        assert sources("second.txt") == {"rows.csv"}
+        assert trail.verify().ok

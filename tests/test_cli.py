@@ -99,6 +99,17 @@ def test_verify_ok_then_tampered(capsys, project):
     assert code == 1 and json.loads(out)["ok"] is False
 
 
+def test_verify_against_a_kept_head(capsys, project):
+    code, out, _ = run_cli(capsys, "verify")
+    head = out.rsplit("head ", 1)[1].strip()  # the 16 digits a person would copy
+    code, out, _ = run_cli(capsys, "verify", "--expect-head", head)
+    assert code == 0 and "note: anchored head" in out
+    code, out, _ = run_cli(capsys, "verify", "--expect-head", "0" * 32)
+    assert code == 1 and "not in the chain" in out
+    code, _, err = run_cli(capsys, "verify", "--expect-head", "abc")
+    assert code == 2 and "at least 16 hex digits" in err
+
+
 def test_checkout(capsys, project, tmp_path):
     target = tmp_path / "restored.csv"
     code, out, _ = run_cli(capsys, "checkout", "data.csv", str(target))

@@ -145,7 +145,7 @@ def cmd_lineage(args) -> int:
 
 def cmd_verify(args) -> int:
     with _open() as trail:
-        report = trail.verify()
+        report = trail.verify(expect_head=args.expect_head)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -342,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check the audit chain, every fact and every blob")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--expect-head",
+        metavar="HASH",
+        help="a head hash an earlier verify printed: fail unless it is still in the chain",
+    )
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("checkout", help="restore an artifact's snapshot to a file")

@@ -89,6 +89,9 @@ class Unit:
         self.recorded_reads: set[str] = set()  # recorded by a library hook already
         self.recorded_writes: set[str] = set()
         self.write_sources: dict[str, list] = {}  # written through a file object: when closed
+        # How much the unit had read and made when a file was first opened for writing: only
+        # that can have gone into it (what the cell reads later cannot be its source).
+        self.write_marks: dict[str, tuple[int, int, int]] = {}
         self.file_digests: set[str] = set()
         self.inputs: list = []  # digests or Tracked the unit read
         self.created: list[Tracked] = []  # versions made by hooks during the unit
@@ -253,6 +256,8 @@ class CaptureSession:
             return
         if "__pycache__" in full or ".ipynb_checkpoints" in full:
             return
+        if write and full not in unit.written:
+            unit.write_marks[full] = (len(unit.inputs), len(unit.created), len(unit.read))
         (unit.written if write else unit.read).setdefault(full, None)
 
     def _file_fp(self, path: str) -> Fingerprint | None:
@@ -527,6 +532,7 @@ class CaptureSession:
             self.tracker.register(obj, unit=unit, name=name, sources=sources)
 
     def _finish(self, unit: Unit, error) -> None:
+        read_digests: dict[str, str] = {}
         for path in unit.read:
             if path in unit.recorded_reads or path in unit.written:
                 continue
@@ -535,6 +541,7 @@ class CaptureSession:
                 unit.ops.extend(self._file_ops(unit, fp, path, "used"))
                 unit.file_digests.add(fp.digest)
                 unit.add_input(fp.digest)
+                read_digests[path] = fp.digest
         if unit.kind == "cell":
             self._bind_names(unit)
         for path in unit.written:
@@ -542,7 +549,9 @@ class CaptureSession:
                 continue
             fp = self._file_fp(path)
             if fp is not None:
-                sources = unit.write_sources.get(path) or list(unit.inputs) + list(unit.created)
+                sources = unit.write_sources.get(path) or self._sources_before(
+                    unit, path, read_digests
+                )
                 unit.ops.extend(self._file_ops(unit, fp, path, "produced", sources))
         unit.open = False
         for tracked, fp in unit.fingerprinted:
@@ -560,6 +569,22 @@ class CaptureSession:
             self.failed_steps.add(unit.step)
         self.writer.submit(head + unit.ops)
         self.counts["cells"] += unit.kind == "cell"
+
+    def _sources_before(self, unit: Unit, path: str, read_digests: dict[str, str]) -> list:
+        """What a file the unit wrote (with plain ``open``) can derive from: what came before."""
+        inputs, created, reads = unit.write_marks.get(
+            path, (len(unit.inputs), len(unit.created), len(unit.read))
+        )
+        files = []
+        for earlier in list(unit.read)[:reads]:
+            digest = read_digests.get(earlier)
+            if digest is None and earlier in unit.recorded_reads:  # read by a library hook
+                with contextlib.suppress(FingerprintError):
+                    digest = fingerprint_file(earlier, cache=self.trail.stat_cache).digest
+            if digest is not None and earlier != path:
+                files.append(digest)
+        hooked = [s for s in unit.inputs[:inputs] if not isinstance(s, str) or s not in files]
+        return hooked + files + unit.created[:created]
 
     def _cell_row_ops(self, unit: Unit, error) -> list:
         code = unit.source.encode("utf-8", "surrogatepass")

@@ -676,8 +676,14 @@ class Trail:
 
         return build_lineage(self, ref, direction=direction, depth=depth)
 
-    def verify(self):
+    def verify(self, *, expect_head: str | None = None):
         """Re-derive the chain, every fact against its event, every blob against its digest.
+
+        Parameters
+        ----------
+        expect_head : str, optional
+            A head hash an earlier verify printed, kept outside the trail (a CI log, a release
+            note): it must still be in the chain, so cutting off the newest events is caught.
 
         Returns
         -------
@@ -687,7 +693,7 @@ class Trail:
         """
         from ._verify import verify_trail
 
-        return verify_trail(self)
+        return verify_trail(self, expect_head)
 
 
 class Run:

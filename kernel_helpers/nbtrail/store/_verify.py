@@ -15,10 +15,12 @@ Three passes, each independent of what the others found:
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from ..errors import UsageError
 from . import _db, _schema
 from ._audit import GENESIS, event_hash, row_digest, sign
 from ._blobs import LocalBlobStore
@@ -122,14 +124,40 @@ class VerifyReport:
         }
 
 
-def verify_trail(trail) -> VerifyReport:
-    """Verify a trail; see the module docstring for what is checked."""
+def verify_trail(trail, expect_head: str | None = None) -> VerifyReport:
+    """Verify a trail; see the module docstring for what is checked.
+
+    ``expect_head`` is a head hash (or a prefix of at least 16 hex digits) that an earlier
+    verify printed and someone kept elsewhere: it must still be an event of the chain, which
+    catches the one change no chain shows by itself, the newest events cut off.
+    """
+    if expect_head is not None:
+        expect_head = expect_head.strip().lower()
+        if len(expect_head) < 16 or not re.fullmatch(r"[0-9a-f]+", expect_head):
+            raise UsageError(
+                "expect_head must be a head hash as verify prints it (at least 16 hex digits)"
+            )
     report = VerifyReport()
     key = trail._key
     report.signatures_checked = key is not None
     latest: dict[tuple[str, str], tuple[int, str, str]] = {}
     with _db.read(trail.engine) as conn:
-        _verify_chain(conn, key, report, latest)
+        anchor = _verify_chain(conn, key, report, latest, expect_head)
+        if expect_head is not None:
+            if anchor is None:
+                report.problems.append(
+                    Problem(
+                        report.events + 1,
+                        "chain",
+                        f"the anchored head {expect_head[:16]} is not in the chain: events up "
+                        "to it were removed or rewritten",
+                    )
+                )
+            else:
+                report.notes.append(
+                    f"anchored head {expect_head[:16]} is event {anchor}; "
+                    f"{report.events - anchor} events written since"
+                )
         referenced = _verify_facts(conn, report, latest)
     _verify_blobs(trail, report, referenced)
     if report.signed and key is None:
@@ -140,9 +168,11 @@ def verify_trail(trail) -> VerifyReport:
     return report
 
 
-def _verify_chain(conn, key, report: VerifyReport, latest: dict) -> None:
+def _verify_chain(conn, key, report: VerifyReport, latest: dict, expect_head=None) -> int | None:
+    """Check every link; return the sequence number of the event ``expect_head`` names."""
     ev = _schema.events
     expected_seq, prev_hash = 1, GENESIS
+    anchor = None
     rows = conn.execution_options(yield_per=5000).execute(sa.select(ev).order_by(ev.c.seq))
     for row in rows.mappings():
         report.events += 1
@@ -190,9 +220,13 @@ def _verify_chain(conn, key, report: VerifyReport, latest: dict) -> None:
                     )
                 )
         latest[(row["subject_type"], row["subject_id"])] = (seq, row["digest"], row["action"])
+        intact = actual == row["hash"]
+        if expect_head is not None and intact and row["hash"].startswith(expect_head):
+            anchor = seq
         expected_seq = seq + 1
         prev_hash = row["hash"]
     report.head = prev_hash
+    return anchor
 
 
 def _verify_facts(conn, report: VerifyReport, latest: dict) -> set[str]:
