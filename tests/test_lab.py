@@ -6,6 +6,7 @@ turns that into a failure. Screenshots are kept in test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -214,7 +215,11 @@ def test_trail_panel_shows_lineage_checks_and_status(lab, browser, screenshot_di
 def test_run_notebook_as_audited_pipeline_from_the_command(lab, browser, screenshot_dir):
     page, errors = _open(browser, lab, "job.ipynb")
     assert page.locator(".nbtrail-run-button").count() >= 1  # the notebook toolbar button
-    page.evaluate("() => { window.jupyterapp.commands.execute('nbtrail:run-audited'); }")
+    # As a user would: the command palette, searched, then the item clicked.
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:activate-command-palette')")
+    page.fill(".lm-CommandPalette-input", "audited pipeline")
+    item = page.locator(".lm-CommandPalette-item", has_text="Run notebook as audited pipeline")
+    item.first.click()
     page.wait_for_selector(".nbtrail-run-form select[name='mode']", timeout=30_000)
     values = page.eval_on_selector_all(
         ".nbtrail-run-form [name]", "els => Object.fromEntries(els.map(e => [e.name, e.value]))"
@@ -234,5 +239,30 @@ def test_run_notebook_as_audited_pipeline_from_the_command(lab, browser, screens
     executed = list((lab["root"] / "nbtrail-runs").glob("job-*.ipynb"))
     assert len(executed) == 1
     assert '"rows": 7' in executed[0].read_text() or "rows = 7" in executed[0].read_text()
+    assert not errors, errors
+    page.close()
+
+
+def test_settings_choose_which_artifact_kinds_the_graph_shows(lab, browser, screenshot_dir):
+    page, errors = _open(browser, lab, "analysis.ipynb")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
+    page.wait_for_selector("#nbtrail-panel g.nbtrail-node[data-kind='model']", timeout=90_000)
+    save = "raw => window.jupyterapp.serviceManager.settings.save('nbtrail:plugin', raw)"
+    try:
+        page.evaluate(save, json.dumps({"artifactKinds": ["file", "model"]}))
+        page.reload()
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+        page.wait_for_selector("#nbtrail-panel", state="attached", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
+        page.wait_for_selector("#nbtrail-panel g.nbtrail-node[data-kind='model']", timeout=60_000)
+        nodes, edges = _lineage(page)
+        assert set(nodes.values()) == {"file", "model"}, nodes
+        # The data frames between them are hidden, not the link: people.csv still reaches model.
+        assert ("people.csv", "model") in edges
+        page.screenshot(path=str(screenshot_dir / "files-and-models.png"))
+    finally:
+        page.evaluate(save, "{}")
     assert not errors, errors
     page.close()

@@ -215,3 +215,23 @@ def test_the_committed_frontend_bundle_was_built_from_these_sources():
         "extension/ changed since the bundle was built: run `jlpm build:prod` in extension/ "
         "and commit kernel_helpers/nbtrail/labextension"
     )
+
+
+def test_hidden_kinds_are_contracted_not_cut():
+    from nbtrail.server.views import _contract
+
+    kinds = {"f": "file", "d1": "dataframe", "d2": "dataframe", "m": "model", "o": "file"}
+    nodes = {n: {"id": n, "kind": k} for n, k in kinds.items()}
+    edges = {("f", "d1", "derived"), ("d1", "d2", "derived"), ("d2", "m", "derived")}
+    edges |= {("m", "o", "derived"), ("d1", "x", "derived")}  # x is not a node: ignored
+    kept, contracted = _contract(nodes, edges, {"file", "model"})
+    assert set(kept) == {"f", "m", "o"}
+    assert contracted == {("f", "m", "via"), ("m", "o", "derived")}
+    # Nothing hidden: the same graph back.
+    kept, contracted = _contract(nodes, edges, set(kinds.values()))
+    assert set(kept) == set(nodes) and contracted == edges - {("d1", "x", "derived")}
+
+
+async def test_lineage_filtered_by_kind(jp_fetch, project):
+    graph = await get(jp_fetch, "lineage", notebook="analysis.ipynb", kinds="file")
+    assert [n["label"] for n in graph["nodes"]] == ["data.csv"] and graph["edges"] == []

@@ -56,7 +56,9 @@ def lineage_view(trail, run_id: str, *, kinds: set | None = None) -> dict:
 
     Nodes are artifacts (files, data frames, arrays, models, queries); an edge goes from an
     artifact to one derived from it, or, where nothing finer was recorded, from what a cell
-    read to what it produced.
+    read to what it produced. With ``kinds``, artifacts of other kinds are left out and the
+    graph is contracted through them: a file that reached a model through hidden data frames
+    keeps an edge (kind ``via``) to the model.
     """
     runs = _subtree(trail, run_id)
     nodes: dict[str, dict] = {}
@@ -67,8 +69,6 @@ def lineage_view(trail, run_id: str, *, kinds: set | None = None) -> dict:
         produced = [u for u in details.produced if u.artifact.kind not in _HIDDEN_KINDS]
         for usage in used + produced:
             art = usage.artifact
-            if kinds and art.kind not in kinds:
-                continue
             label = usage.name or (Path(usage.path).name if usage.path else art.name)
             node = nodes.setdefault(
                 art.id,
@@ -94,11 +94,39 @@ def lineage_view(trail, run_id: str, *, kinds: set | None = None) -> dict:
                 if inp.artifact.id != out.artifact.id:
                     edges.add((inp.artifact.id, out.artifact.id, "cell"))
     edges = {e for e in edges if e[0] in nodes and e[1] in nodes}
+    if kinds:
+        nodes, edges = _contract(nodes, edges, kinds)
     return {
         "run": run_id,
         "nodes": sorted(nodes.values(), key=lambda n: n["id"]),
         "edges": [{"source": s, "target": t, "kind": k} for s, t, k in sorted(edges)],
     }
+
+
+def _contract(nodes: dict, edges: set, kinds: set) -> tuple[dict, set]:
+    """Keep the nodes of ``kinds``; link each to the kept nodes it reaches through hidden ones."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    edges = {e for e in edges if e[0] in nodes and e[1] in nodes}
+    graph.add_edges_from((s, t, {"kind": k}) for s, t, k in edges)
+    kept = {n for n, node in nodes.items() if node["kind"] in kinds}
+    contracted = {(s, t, k) for s, t, k in edges if s in kept and t in kept}
+    hidden = graph.subgraph(set(nodes) - kept)
+    for source in kept:
+        for middle in graph.successors(source):
+            if middle in kept:
+                continue
+            # Everything reachable from `middle` without leaving the hidden nodes, then one step.
+            inside = nx.descendants(hidden, middle) | {middle}
+            for node in inside:
+                for target in graph.successors(node):
+                    if target in kept and target != source:
+                        contracted.add((source, target, "via"))
+    direct = {(s, t) for s, t, _ in edges}
+    contracted = {e for e in contracted if e[2] != "via" or (e[0], e[1]) not in direct}
+    return {n: nodes[n] for n in kept}, contracted
 
 
 def _derived_edges(trail, run_id: str) -> list[tuple[str, str]]:
