@@ -251,10 +251,10 @@ def test_settings_choose_which_artifact_kinds_the_graph_shows(lab, browser, scre
     save = "raw => window.jupyterapp.serviceManager.settings.save('nbtrail:plugin', raw)"
     try:
         page.evaluate(save, json.dumps({"artifactKinds": ["file", "model"]}))
-        page.reload()
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+        page.close()  # a new page reads the saved settings when JupyterLab starts
+        page, more_errors = _open(browser, lab, "analysis.ipynb")
+        errors += more_errors
         page.wait_for_selector("#nbtrail-panel", state="attached", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
         page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
         page.wait_for_selector("#nbtrail-panel g.nbtrail-node[data-kind='model']", timeout=60_000)
         nodes, edges = _lineage(page)
