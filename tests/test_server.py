@@ -131,6 +131,11 @@ async def test_bad_requests_get_json_errors(jp_fetch, project):
         )
     assert exc.value.code == 400
     assert "parameter 'rows' must be in [1, 1000]" in json.loads(exc.value.response.body)["error"]
+    for endpoint, limit in (("runs", "abc"), ("runs", "0"), ("artifacts", "-5")):
+        with pytest.raises(HTTPClientError) as exc:
+            await jp_fetch("nbtrail", "api", endpoint, params={"limit": limit})
+        assert exc.value.code == 400
+        assert "'limit' must be a whole number" in json.loads(exc.value.response.body)["error"]
     with pytest.raises(HTTPClientError) as exc:
         await jp_fetch("nbtrail", "api", "jobs", method="POST", body="not json")
     assert exc.value.code == 400

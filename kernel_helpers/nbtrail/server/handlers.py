@@ -59,6 +59,19 @@ class BaseHandler(APIHandler):
             raise tornado.web.HTTPError(403, "path outside the server root")
         return path
 
+    def limit_argument(self, default: int) -> int:
+        """``?limit=``: a whole number from 1 to 10,000, else 400 naming it."""
+        raw = self.get_argument("limit", str(default))
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 10_000:
+            raise tornado.web.HTTPError(
+                400, f"'limit' must be a whole number from 1 to 10000, not {raw!r}"
+            )
+        return limit
+
     def trail_or_none(self):
         return self.nbtrail.trail()
 
@@ -111,7 +124,7 @@ class RunsHandler(BaseHandler):
         trail = self.trail_or_none()
         if trail is None:
             return self.reply({"runs": []})
-        limit = int(self.get_argument("limit", "50"))
+        limit = self.limit_argument(50)
         runs = views.notebook_runs(trail, str(notebook) if notebook else None, limit=limit)
         failing = {}
         for run in runs[:10]:
@@ -172,7 +185,7 @@ class ArtifactsHandler(BaseHandler):
         trail = self.trail_or_none()
         if trail is None:
             return self.reply({"artifacts": []})
-        limit = int(self.get_argument("limit", "100"))
+        limit = self.limit_argument(100)
         records = trail.artifacts(kind=self.get_argument("kind", None), limit=limit)
         self.reply({"artifacts": [a.to_dict() for a in records]})
 
