@@ -144,13 +144,14 @@ async def test_bad_requests_get_json_errors(jp_fetch, project):
     assert exc.value.code == 404
 
 
-async def test_a_job_runs_the_notebook_as_an_audited_run(jp_fetch, project):
+async def run_job(jp_fetch, parameters: dict) -> dict:
+    """Start a job for analysis.ipynb and poll it until it ends (or four minutes pass)."""
     response = await jp_fetch(
         "nbtrail",
         "api",
         "jobs",
         method="POST",
-        body=json.dumps({"notebook": "analysis.ipynb", "parameters": {"rows": 3}}),
+        body=json.dumps({"notebook": "analysis.ipynb", "parameters": parameters}),
     )
     assert response.code == 202
     job = json.loads(response.body)
@@ -158,6 +159,11 @@ async def test_a_job_runs_the_notebook_as_an_audited_run(jp_fetch, project):
     while job["status"] == "running" and time.monotonic() < deadline:
         await tornado.gen.sleep(1)
         job = await get(jp_fetch, f"jobs/{job['id']}")
+    return job
+
+
+async def test_a_job_runs_the_notebook_as_an_audited_run(jp_fetch, project):
+    job = await run_job(jp_fetch, {"rows": 3})
     assert job["status"] == "succeeded", job
     root = project["root"]
     assert (root / job["executed_notebook"]).is_file() and (root / job["report"]).is_file()
@@ -166,18 +172,7 @@ async def test_a_job_runs_the_notebook_as_an_audited_run(jp_fetch, project):
 
 
 async def test_a_failing_job_reports_the_cell_error_and_keeps_its_notebook(jp_fetch, project):
-    response = await jp_fetch(
-        "nbtrail",
-        "api",
-        "jobs",
-        method="POST",
-        body=json.dumps({"notebook": "analysis.ipynb", "parameters": {"mode": "fail"}}),
-    )
-    job = json.loads(response.body)
-    deadline = time.monotonic() + 240
-    while job["status"] == "running" and time.monotonic() < deadline:
-        await tornado.gen.sleep(1)
-        job = await get(jp_fetch, f"jobs/{job['id']}")
+    job = await run_job(jp_fetch, {"mode": "fail"})
     assert job["status"] == "failed", job
     assert "asked to fail with 5 rows" in job["error"]
     assert (project["root"] / job["executed_notebook"]).is_file()

@@ -89,12 +89,20 @@ class BaseHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message, "status": status_code}))
 
-    def _run_for(self, trail, notebook: Path | None) -> str | None:
+    def target_run(self):
+        """The trail and the run a request is about: ``?run=``, else ``?notebook=``'s newest.
+
+        The run is None where there is no trail or no run of the notebook yet.
+        """
+        notebook = self.notebook_path(self.get_argument("notebook", None), required=False)
+        trail = self.trail_or_none()
+        if trail is None:
+            return None, None
         run_id = self.get_argument("run", None)
         if run_id:
-            return trail.get_run(run_id).id
+            return trail, trail.get_run(run_id).id
         runs = views.notebook_runs(trail, str(notebook) if notebook else None, limit=1)
-        return runs[0].id if runs else None
+        return trail, (runs[0].id if runs else None)
 
 
 class StatusHandler(BaseHandler):
@@ -151,9 +159,7 @@ class LineageHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     def get(self) -> None:
-        notebook = self.notebook_path(self.get_argument("notebook", None), required=False)
-        trail = self.trail_or_none()
-        run_id = self._run_for(trail, notebook) if trail else None
+        trail, run_id = self.target_run()
         if run_id is None:
             return self.reply({"run": None, "nodes": [], "edges": []})
         kinds = self.get_argument("kinds", "")
@@ -167,9 +173,7 @@ class ChecksHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     def get(self) -> None:
-        notebook = self.notebook_path(self.get_argument("notebook", None), required=False)
-        trail = self.trail_or_none()
-        run_id = self._run_for(trail, notebook) if trail else None
+        trail, run_id = self.target_run()
         if run_id is None:
             return self.reply({"run": None, "checks": []})
         checks = views.checks_view(trail, run_id, max_rows=self.nbtrail.config.max_rows)
