@@ -107,13 +107,16 @@ def store_url(request, tmp_path):
         yield request.getfixturevalue("pg_database")
 
 
-def make_trail(store_url: str, blob_dir: Path, *, key: bytes | None = None) -> Trail:
-    """Open a trail on ``store_url`` with blobs in ``blob_dir``."""
+def make_trail(
+    store_url: str, blob_dir: Path, *, key: bytes | None = None, readonly: bool = False
+) -> Trail:
+    """Open a trail on ``store_url`` with blobs in ``blob_dir`` (to write, or only to read)."""
     return Trail(
         store_url,
         blobs=LocalBlobStore(blob_dir),
         home=None,
         settings=Settings(actor="tester", signing_key=key),
+        readonly=readonly,
     )
 
 

@@ -176,7 +176,7 @@ def _forge_chain(trail, run_id, new_name, *, keep_signatures: bool) -> None:
             .one()
         )
         assert typed["name"] == row["name"]
-        new_digest = row_digest(typed)
+        new_digest = row_digest(typed, "runs")
         events = conn.execute(sa.select(_schema.events).order_by(_schema.events.c.seq)).mappings()
         prev = GENESIS
         for event in [dict(e) for e in events]:
@@ -211,7 +211,7 @@ def test_chain_rewritten_without_the_key_is_detected(store_url, tmp_path, keep_s
     assert expected in report.first.message
     signed.close()
     # Without the key the forgery is internally consistent: that is what the key is for.
-    unsigned_view = make_trail(store_url, tmp_path / "objects")
+    unsigned_view = make_trail(store_url, tmp_path / "objects", readonly=True)
     assert unsigned_view.verify().ok
     unsigned_view.close()
 
@@ -220,12 +220,12 @@ def test_signatures_are_noted_when_no_key_is_given(store_url, tmp_path):
     signed = make_trail(store_url, tmp_path / "objects", key=KEY)
     _populate(signed, tmp_path)
     signed.close()
-    viewer = make_trail(store_url, tmp_path / "objects")
+    viewer = make_trail(store_url, tmp_path / "objects", readonly=True)
     report = viewer.verify()
     assert report.ok and not report.signatures_checked
     assert any("NBTRAIL_SIGNING_KEY" in note for note in report.notes)
     viewer.close()
-    wrong = make_trail(store_url, tmp_path / "objects", key=b"wrong key")
+    wrong = make_trail(store_url, tmp_path / "objects", key=b"wrong key", readonly=True)
     assert "does not match the signing key" in wrong.verify().first.message
     wrong.close()
 
@@ -234,7 +234,7 @@ def test_unsigned_trail_verified_with_a_key_reports_unsigned_events(store_url, t
     plain = make_trail(store_url, tmp_path / "objects")
     _populate(plain, tmp_path)
     plain.close()
-    keyed = make_trail(store_url, tmp_path / "objects", key=KEY)
+    keyed = make_trail(store_url, tmp_path / "objects", key=KEY, readonly=True)
     report = keyed.verify()
     assert not report.ok and "is not signed" in report.first.message
     keyed.close()

@@ -8,8 +8,7 @@ import pytest
 
 from nbtrail import checks
 from nbtrail.checks import CheckResult
-from nbtrail.errors import UsageError
-from nbtrail.pipeline.gates import GateFailed
+from nbtrail.errors import GateFailed, UsageError
 
 
 @pytest.fixture

@@ -14,14 +14,15 @@ import pyarrow as pa
 import pytest
 import xxhash
 
-from nbtrail.capture import fingerprints as fpmod
-from nbtrail.capture.fingerprints import (
+from nbtrail.errors import FingerprintError
+from nbtrail.fingerprints import (
     StatCache,
     fingerprint,
     fingerprint_file,
     schema_fingerprint,
 )
-from nbtrail.errors import FingerprintError
+from nbtrail.fingerprints import _core as fpcore
+from nbtrail.fingerprints import _files as fpfiles
 
 
 def mixed_frame(n: int = 50) -> pd.DataFrame:
@@ -145,7 +146,7 @@ def test_empty_and_degenerate_objects():
 def test_large_buffers_hash_the_same_serially_and_in_parallel(monkeypatch):
     big = np.random.default_rng(2).normal(size=(3 * (1 << 21) + 17,))  # ~48 MiB, 3+ blocks
     parallel = fingerprint(big).digest
-    monkeypatch.setattr(fpmod, "_PARALLEL_MIN", 1 << 62)
+    monkeypatch.setattr(fpcore, "_PARALLEL_MIN", 1 << 62)
     assert fingerprint(big).digest == parallel
     big[-1] += 1.0
     assert fingerprint(big).digest != parallel
@@ -234,7 +235,7 @@ _CHILD = r"""
 import json, sys
 sys.path.insert(0, {tests!r})
 from test_fingerprint import mixed_frame, _fit
-from nbtrail.capture.fingerprints import fingerprint
+from nbtrail.fingerprints import fingerprint
 import numpy as np
 print(json.dumps({{
     "frame": fingerprint(mixed_frame(5000)).digest,
@@ -288,9 +289,9 @@ def test_stat_cache_avoids_rereading_unchanged_files(tmp_path, monkeypatch):
     old = time.time_ns() - 10 * 1_000_000_000
     os.utime(path, ns=(old, old))
     reads = []
-    real = fpmod._hash_open_file
+    real = fpfiles._hash_open_file
     monkeypatch.setattr(
-        fpmod, "_hash_open_file", lambda fh, size: reads.append(1) or real(fh, size)
+        fpfiles, "_hash_open_file", lambda fh, size: reads.append(1) or real(fh, size)
     )
     cache = StatCache(tmp_path / "cache.json")
     first = fingerprint_file(path, cache=cache)
@@ -308,9 +309,9 @@ def test_recently_modified_files_are_not_cached(tmp_path, monkeypatch):
     path = tmp_path / "fresh.txt"
     path.write_text("x")
     reads = []
-    real = fpmod._hash_open_file
+    real = fpfiles._hash_open_file
     monkeypatch.setattr(
-        fpmod, "_hash_open_file", lambda fh, size: reads.append(1) or real(fh, size)
+        fpfiles, "_hash_open_file", lambda fh, size: reads.append(1) or real(fh, size)
     )
     cache = StatCache()
     fingerprint_file(path, cache=cache)

@@ -34,7 +34,7 @@ def project(jp_root_dir, monkeypatch):
     with (
         init_trail(root) as trail,
         trail.start_run(
-            "analysis.ipynb", kind="session", attrs={"notebook": str(root / "analysis.ipynb")}
+            "analysis.ipynb", kind="session", notebook=root / "analysis.ipynb"
         ) as session,
     ):
         cell = session.start_run("cell 1", kind="cell")

@@ -13,6 +13,7 @@ from conftest import make_trail
 
 from nbtrail.errors import (
     ArtifactNotFound,
+    RunAlreadyEnded,
     RunNotFound,
     SchemaTooNew,
     SnapshotError,
@@ -62,10 +63,49 @@ def test_keyboard_interrupt_marks_run_aborted(trail):
 def test_run_cannot_end_twice(trail):
     run = trail.start_run("x")
     run.end("succeeded")
-    with pytest.raises(UsageError, match="already ended"):
-        trail._end_run(run.id, "failed", None)
+    with pytest.raises(RunAlreadyEnded, match="already ended"):
+        run.end("failed")
+    batch = trail.batch()
+    batch.end_run(run.id, "aborted")
+    with pytest.raises(RunAlreadyEnded, match=r"already ended \(succeeded\)"):
+        batch.commit()
+    assert trail.get_run(run.id).status == "succeeded"
     with pytest.raises(UsageError, match="a run ends as one of"):
         trail.start_run("y").end("done")
+    assert issubclass(RunAlreadyEnded, ValueError)
+
+
+def test_concurrent_enders_one_wins(store_url, tmp_path):
+    """Two processes end the same run at once: exactly one succeeds, the other is refused."""
+    import subprocess
+    import sys
+
+    trail = make_trail(store_url, tmp_path / "o")
+    run = trail.start_run("contested")
+    code = (
+        "import sys, time; from nbtrail.config import Settings; "
+        "from nbtrail.store import Trail, LocalBlobStore\n"
+        f"t = Trail({store_url!r}, blobs=LocalBlobStore({str(tmp_path / 'o')!r}), home=None, "
+        "settings=Settings(actor='x'))\n"
+        "b = t.batch(); b.end_run(sys.argv[1], sys.argv[2])\n"
+        "time.sleep(max(0, float(sys.argv[3]) - time.time()))\n"
+        "try:\n    b.commit(); print('ended')\n"
+        "except Exception as e:\n    print(type(e).__name__)\n"
+    )
+    start = str(__import__("time").time() + 2.0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, run.id, status, start], stdout=subprocess.PIPE, text=True
+        )
+        for status in ("succeeded", "failed")
+    ]
+    outcomes = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
+    assert outcomes == ["RunAlreadyEnded", "ended"]
+    assert trail.get_run(run.id).status in ("succeeded", "failed")
+    ends = [a for a, s in _events(trail) if s == run.id and a == "run.end"]
+    assert len(ends) == 1
+    assert trail.verify().ok
+    trail.close()
 
 
 def test_run_ids_sort_by_time_and_resolve_by_prefix(trail):
@@ -343,43 +383,27 @@ def _events(trail):
 
 
 def test_batch_folds_an_update_of_a_row_it_inserted(trail):
-    from nbtrail.store._trail import _now
-
     batch = trail.batch()
-    row = {
-        "id": "01900000-0000-7000-8000-000000000001",
-        "parent_id": None,
-        "kind": "cell",
-        "name": "cell 1",
-        "status": "running",
-        "actor": "tester",
-        "started_at": _now(),
-        "ended_at": None,
-        "params": {},
-        "attrs": {},
-        "error": None,
-    }
-    batch.insert(_schema.runs, row, "run.start")
-    batch.update(_schema.runs, row["id"], {"status": "succeeded", "ended_at": _now()}, "run.end")
+    run_id = batch.start_run("cell 1", kind="cell")
+    batch.end_run(run_id, "succeeded", attrs={"seconds": 0.1})
     stored = batch.commit()
-    assert stored[("runs", row["id"])]["status"] == "succeeded"
-    assert _events(trail) == [("run.start+end", row["id"])]
+    assert stored[("runs", run_id)]["status"] == "succeeded"
+    assert stored[("runs", run_id)]["attrs"] == {"seconds": 0.1}
+    assert _events(trail) == [("run.start+end", run_id)]
     assert trail.verify().ok
 
 
 def test_batch_deduplicates_artifacts_and_edges(trail):
-    from nbtrail.capture.fingerprints import fingerprint
-    from nbtrail.store._batch import artifact_row
-    from nbtrail.store._trail import edge_row
+    from nbtrail.fingerprints import fingerprint
 
     run = trail.start_run("dedupe")
     fp = fingerprint(pd.DataFrame({"a": [1]}))
     for _ in range(2):
         batch = trail.batch()
-        batch.artifact(artifact_row(fp, "a", None))
-        batch.artifact(artifact_row(fp, "a", None))
-        batch.edge(edge_row("used", run.id, fp.digest, name="a"))
-        batch.edge(edge_row("used", run.id, fp.digest, name="a"))
+        batch.add_artifact(fp, "a")
+        batch.add_artifact(fp, "a")
+        batch.add_edge("used", run.id, fp.digest, name="a")
+        batch.add_edge("used", run.id, fp.digest, name="a")
         batch.commit()
     actions = [a for a, _ in _events(trail)]
     assert actions == ["run.start", "artifact.add", "edge.used"]
@@ -389,20 +413,9 @@ def test_failed_batch_writes_nothing(trail):
     run = trail.start_run("atomic")
     before = _events(trail)
     batch = trail.batch()
-    batch.insert(
-        _schema.metrics,
-        {
-            "id": "m1",
-            "run_id": run.id,
-            "key": "k",
-            "value": 1.0,
-            "step": None,
-            "created_at": run.record.started_at,
-        },
-        "metric.add",
-    )
-    batch.update(_schema.runs, "no-such-run", {"status": "failed"}, "run.end")
-    with pytest.raises(LookupError, match="no runs row no-such-run"):
+    batch.add_metric(run.id, "k", 1.0)
+    batch.end_run("no-such-run", "failed")
+    with pytest.raises(LookupError, match="no run no-such-run"):
         batch.commit()
     assert _events(trail) == before
     assert trail.run_details(run.id).metrics == []
@@ -441,9 +454,8 @@ def test_runs_of_dead_processes_are_marked_aborted_on_open(store_url, tmp_path):
 
 def test_runs_of_other_hosts_are_left_alone(trail):
     run = trail.start_run("remote")
-    other = {**run.record.attrs, "process": {"host": "elsewhere", "pid": 1, "start": None}}
     batch = trail.batch()
-    batch.update(_schema.runs, run.id, {"attrs": other}, "run.update")
+    batch.update_run(run.id, attrs={"process": {"host": "elsewhere", "pid": 1, "start": None}})
     batch.commit()
     assert trail.recover_dead_runs() == []
     assert trail.get_run(run.id).status == "running"

@@ -25,11 +25,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 # appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.
 logging.getLogger("nbtrail").addHandler(logging.NullHandler())
 
-from .capture.api import log_metric, output, snapshot  # noqa: E402
-from .capture.fingerprints import Fingerprint, fingerprint, fingerprint_file  # noqa: E402
-from .capture.session import track  # noqa: E402
-from .errors import NbtrailError  # noqa: E402
-from .pipeline.gates import GateFailed, gate  # noqa: E402
+from .capture import log_metric, output, snapshot, track  # noqa: E402
+from .checks import gate, produce  # noqa: E402
+from .errors import GateFailed, NbtrailError  # noqa: E402
+from .fingerprints import Fingerprint, fingerprint, fingerprint_file  # noqa: E402
+from .pipeline import read_table  # noqa: E402
 from .store import Run, Trail, init_trail, open_trail  # noqa: E402
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
     "log_metric",
     "open_trail",
     "output",
+    "produce",
+    "read_table",
     "snapshot",
     "track",
     "unload_ipython_extension",

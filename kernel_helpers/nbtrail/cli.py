@@ -1,7 +1,10 @@
 """The ``nbtrail`` command.
 
-Exit codes: 0 ok; 1 a check failed (``verify`` found a problem); 2 usage or input error
-(unknown run, not a trail, unwritable folder, newer schema), always as one line on stderr.
+Exit codes are decided here, not by the errors: 0 ok; 1 a check, gate or run failed
+(``verify`` found a problem); 2 usage or input error (unknown run, not a trail, unwritable
+folder, newer schema), always as one line on stderr. Commands that only read (``runs``,
+``show``, ``checks``, ``lineage``, ``verify``, ``export``, ``checkout``) open the trail
+read-only: they never migrate it, never mark runs aborted, never write an event.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import NbtrailError, UsageError
+from .errors import GateFailed, NbtrailError, UsageError
 
 __all__ = ["main"]
 
@@ -21,8 +24,14 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        # One line, like every other refusal; the usage is one `--help` away.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _exit_code(exc: NbtrailError) -> int:
+    from .pipeline.runner import RunFailed
+
+    return EXIT_CHECK_FAILED if isinstance(exc, GateFailed | RunFailed) else EXIT_USAGE
 
 
 def _when(value) -> str:
@@ -50,10 +59,11 @@ def _print_json(data) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _open():
+def _read():
+    """The trail, opened to read: nothing is migrated, recovered or written."""
     from .store import open_trail
 
-    return open_trail()
+    return open_trail(readonly=True)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -69,7 +79,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    with _open() as trail:
+    with _read() as trail:
         top_level = not (args.all or args.kind)
         runs = trail.runs(kind=args.kind, status=args.status, top_level=top_level, limit=args.limit)
     if args.json:
@@ -86,9 +96,17 @@ def cmd_runs(args) -> int:
     return EXIT_OK
 
 
+def cmd_upgrade(args) -> int:
+    from .store import open_trail
+
+    with open_trail() as trail:  # a writer brings the schema up to date
+        print(f"trail {trail.url} is at the current schema")
+    return EXIT_OK
+
+
 def cmd_show(args) -> int:
-    with _open() as trail:
-        details = trail.run_details(args.run)
+    with _read() as trail:
+        details = trail.run_details(args.run, tree=True)
         display = trail.display_path
     if args.json:
         _print_json(details.to_dict())
@@ -108,9 +126,10 @@ def cmd_show(args) -> int:
         for key, value in sorted(run.params.items()):
             print(f"  {key} = {json.dumps(value)}")
     for title, usages in (("used", details.used), ("produced", details.produced)):
-        if usages:
+        own = [u for u in usages if u.run_id == run.id]
+        if own:
             print(title)
-            for u in usages:
+            for u in own:
                 where = display(u.path) if u.path else (u.name or u.artifact.name)
                 snap = "  [snapshot]" if u.artifact.snapshot else ""
                 print(f"  {u.artifact.short}  {u.artifact.kind:<9} {where}{snap}")
@@ -118,11 +137,12 @@ def cmd_show(args) -> int:
         print("metrics")
         for m in details.metrics:
             step = f" (step {m.step})" if m.step is not None else ""
-            print(f"  {m.key} = {m.value:g}{step}")
+            print(f"  {m.key} = {m.value:g}{step}  [{details.where(m.run_id)}]")
     if details.checks:
         print("checks")
         for c in details.checks:
-            print(f"  {c.status.upper():<5} {c.name}" + (f": {c.summary}" if c.summary else ""))
+            said = f": {c.summary}" if c.summary else ""
+            print(f"  {c.status.upper():<5} {c.name}{said}  [{details.where(c.run_id)}]")
     if details.children:
         print("steps")
         for child in details.children:
@@ -130,9 +150,46 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def cmd_checks(args) -> int:
+    with _read() as trail:
+        if args.run:
+            record = trail.get_run(args.run)
+            ids = [record.id] + [r.id for r in trail.descendants(record.id)]
+            found = trail.checks(ids, status=args.status)
+        else:
+            found = trail.checks(status=args.status)
+        if args.limit:
+            found = found[-args.limit :]
+        from .checks import CheckResult
+
+        results = [CheckResult.from_record(trail, c) for c in found] if args.findings else []
+    if args.json:
+        if args.findings:
+            pairs = zip(results, found, strict=True)
+            _print_json([r.to_dict() | {"run_id": c.run_id} for r, c in pairs])
+        else:
+            _print_json([c.to_dict() for c in found])
+        return EXIT_OK
+    if not found:
+        print("no checks recorded" + (f" with status {args.status}" if args.status else ""))
+        return EXIT_OK
+    for index, check in enumerate(found):
+        subject = check.subjects[0].artifact_id[:12] if check.subjects else "-"
+        print(
+            f"{check.status.upper():<5}  {check.name:<16} run {check.run_id[:8]}  "
+            f"on {subject}  {check.summary}"
+        )
+        if args.findings and len(results[index].details):
+            shown = results[index].details.head(args.rows).to_string(index=False, max_colwidth=50)
+            print("\n".join("        " + line for line in shown.splitlines()))
+            if len(results[index].details) > args.rows:
+                print(f"        ... {len(results[index].details) - args.rows} more findings")
+    return EXIT_OK
+
+
 def cmd_lineage(args) -> int:
     direction = "upstream" if args.upstream else "downstream" if args.downstream else "both"
-    with _open() as trail:
+    with _read() as trail:
         graph = trail.lineage(args.ref, direction=direction, depth=args.depth)
     if args.format == "json":
         print(graph.to_json())
@@ -144,7 +201,7 @@ def cmd_lineage(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    with _open() as trail:
+    with _read() as trail:
         report = trail.verify(expect_head=args.expect_head)
     if args.json:
         _print_json(report.to_dict())
@@ -158,7 +215,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_checkout(args) -> int:
-    with _open() as trail:
+    with _read() as trail:
         target = trail.checkout(args.artifact, args.path, overwrite=args.force)
     print(f"wrote {target}")
     return EXIT_OK
@@ -167,7 +224,7 @@ def cmd_checkout(args) -> int:
 def cmd_export_openlineage(args) -> int:
     from .export.openlineage import run_events, to_json_lines
 
-    with _open() as trail:
+    with _read() as trail:
         text = to_json_lines(run_events(trail, args.run, namespace=args.namespace))
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -225,7 +282,7 @@ def cmd_run(args) -> int:
         print(describe(read_schema(template), str(template)))
         return EXIT_OK
     values = _parameters(args)
-    from .capture.session import open_or_create_trail
+    from .store import open_or_create_trail
 
     with open_or_create_trail() as trail:
         result = run_template(
@@ -247,8 +304,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_pipeline_run(args) -> int:
-    from .capture.session import open_or_create_trail
     from .pipeline.pipelines import run_pipeline
+    from .store import open_or_create_trail
 
     with open_or_create_trail() as trail:
         result = run_pipeline(
@@ -267,6 +324,8 @@ def cmd_pipeline_run(args) -> int:
             extra = f" (reuses {step.reused_from})" if step.reused_from else ""
             timing = f" in {_duration(step.duration)}" if step.status == "succeeded" else ""
             print(f"  {step.status:<9} {step.name}{timing}{extra}")
+            if step.not_reused and step.status in ("succeeded", "failed"):
+                print(f"            ran because {step.not_reused}")
     if result.ok:
         print(f"pipeline {result.name} succeeded: run {result.run_id}")
         return EXIT_OK
@@ -281,7 +340,7 @@ def cmd_pipeline_run(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from .pipeline.reproduce import reproduce
-    from .store import open_trail
+    from .store import open_trail  # a writer: reproducing records the re-runs
 
     with open_trail() as trail:
         reports = reproduce(trail, args.run, tolerance=args.tolerance)
@@ -303,6 +362,8 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for documentation and tests)."""
+    from .vocabulary import CHECK_STATUSES
+
     parser = _Parser(
         prog="nbtrail",
         description="Lineage, checks and audited runs for notebook machine learning.",
@@ -318,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".", help="folder (default: here)")
     p.set_defaults(func=cmd_init)
 
+    p = sub.add_parser("upgrade", help="bring the trail's schema up to date (readers never do)")
+    p.set_defaults(func=cmd_upgrade)
+
     p = sub.add_parser("runs", help="list runs, newest first (top-level runs unless --all)")
     p.add_argument("--all", action="store_true", help="also cells and steps of other runs")
     p.add_argument("--kind", help="only runs of this kind (at any level)")
@@ -330,6 +394,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run id or a unique prefix of it")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("checks", help="the checks' verdicts, oldest first, with their findings")
+    p.add_argument("run", nargs="?", help="only checks recorded in this run and below it")
+    p.add_argument("--status", choices=CHECK_STATUSES, help="only checks with this status")
+    p.add_argument("--findings", action="store_true", help="print each check's findings table")
+    p.add_argument("--rows", type=_positive_int, default=10, help="findings rows per check")
+    p.add_argument("--limit", type=_positive_int, help="only the newest N checks")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_checks)
 
     p = sub.add_parser("lineage", help="where an artifact came from and what came of it")
     p.add_argument("ref", metavar="ARTIFACT|PATH", help="file path, fingerprint, name or run id")
@@ -443,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except NbtrailError as exc:
         print(f"nbtrail: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _exit_code(exc)
     except KeyboardInterrupt:
         print("nbtrail: interrupted", file=sys.stderr)
         return 130

@@ -1,8 +1,12 @@
 """One exception root for everything nbtrail raises on purpose.
 
 Every exception here names the culprit (a path, a run id, a column, a parameter) and, where
-there is one, the remedy. They are plain data so they pickle across process boundaries:
-pipelines run steps in other processes and must re-raise them faithfully.
+there is one, the remedy. They fit the ecosystem's own hierarchy, so code that knows nothing of
+nbtrail still catches them: usage errors are also ``ValueError``, not-found errors also
+``LookupError``, a missing optional dependency also ``ImportError``. What an error means for a
+process (an exit code) is the command line's business, not the exception's. They are plain
+data so they pickle across process boundaries: pipelines run steps in other processes and must
+re-raise them faithfully.
 """
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ from __future__ import annotations
 __all__ = [
     "ArtifactNotFound",
     "FingerprintError",
+    "GateFailed",
+    "MissingExtra",
     "NbtrailError",
+    "ReadOnlyTrail",
+    "RunAlreadyEnded",
     "RunNotFound",
     "SchemaTooNew",
+    "SigningKeyError",
     "SnapshotError",
     "StoreError",
     "TrailNotFound",
@@ -21,13 +30,7 @@ __all__ = [
 
 
 class NbtrailError(Exception):
-    """Root of every error nbtrail raises on purpose.
-
-    The CLI turns any of these into one line on stderr and exit code 2 (usage or input
-    error); anything else is a bug and keeps its traceback.
-    """
-
-    exit_code = 2
+    """Root of every error nbtrail raises on purpose."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -40,12 +43,20 @@ class NbtrailError(Exception):
         return self.message
 
 
-class UsageError(NbtrailError):
+class UsageError(NbtrailError, ValueError):
     """A parameter, argument or setting has a value nbtrail cannot use."""
 
 
-class TrailNotFound(NbtrailError):
+class TrailNotFound(NbtrailError, LookupError):
     """No trail where one was expected, or the file there is not a trail."""
+
+
+class RunNotFound(NbtrailError, LookupError):
+    """No run matches the id (or id prefix) given."""
+
+
+class ArtifactNotFound(NbtrailError, LookupError):
+    """No artifact matches the fingerprint, name or path given."""
 
 
 class SchemaTooNew(NbtrailError):
@@ -56,12 +67,16 @@ class StoreError(NbtrailError):
     """The trail database or blob store cannot be read or written."""
 
 
-class RunNotFound(NbtrailError):
-    """No run matches the id (or id prefix) given."""
+class ReadOnlyTrail(UsageError):
+    """A trail opened to read was asked to write (or its schema needs an upgrade first)."""
 
 
-class ArtifactNotFound(NbtrailError):
-    """No artifact matches the fingerprint, name or path given."""
+class SigningKeyError(UsageError):
+    """A writer's signing key does not fit the trail: missing, wrong, or new to a signed trail."""
+
+
+class RunAlreadyEnded(UsageError):
+    """A run that has already ended was asked to end again."""
 
 
 class FingerprintError(NbtrailError):
@@ -70,3 +85,11 @@ class FingerprintError(NbtrailError):
 
 class SnapshotError(NbtrailError):
     """An object cannot be stored so that it restores to the same content."""
+
+
+class GateFailed(NbtrailError):
+    """A gated check did not pass: the run (or the pipeline) stops here."""
+
+
+class MissingExtra(NbtrailError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""

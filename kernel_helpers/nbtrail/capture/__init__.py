@@ -1,21 +1,13 @@
-"""Capture: fingerprints now; the IPython extension and library hooks build on them."""
+"""Capture: what a notebook, script or template reads, trains and writes, recorded as it happens.
 
-from .fingerprints import (
-    ALGORITHM,
-    Fingerprint,
-    StatCache,
-    digest_bytes,
-    fingerprint,
-    fingerprint_file,
-    schema_fingerprint,
-)
+``%load_ext nbtrail`` (:mod:`.magics`) records a kernel's session; :func:`track` a block of a
+script. Both are a :class:`CaptureSession`: the hooks (:mod:`.hooks`) see files, data and
+fits, :mod:`._recording` turns that into trail facts, a background writer commits them.
+"""
 
-__all__ = [
-    "ALGORITHM",
-    "Fingerprint",
-    "StatCache",
-    "digest_bytes",
-    "fingerprint",
-    "fingerprint_file",
-    "schema_fingerprint",
-]
+from ._recording import Health, Recording
+from ._script import track
+from .api import log_metric, output, snapshot
+from .session import CaptureSession
+
+__all__ = ["CaptureSession", "Health", "Recording", "log_metric", "output", "snapshot", "track"]

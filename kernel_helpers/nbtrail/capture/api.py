@@ -11,15 +11,15 @@ import json
 import os
 from pathlib import Path
 
+from .. import recording
 from ..errors import UsageError
-from . import _state
 
 __all__ = ["log_metric", "output", "snapshot"]
 
 
 def _session():
-    session = _state._active
-    return session if session is not None and not session.closed else None
+    session = recording.current()
+    return session if session is not None and not getattr(session, "closed", True) else None
 
 
 def log_metric(name: str, value) -> None:

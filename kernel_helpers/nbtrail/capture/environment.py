@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .fingerprints import Fingerprint, digest_bytes
+from ..fingerprints import Fingerprint, digest_bytes
 
 __all__ = ["describe_environment", "environment_fingerprint", "kernel_id", "notebook_path"]
 

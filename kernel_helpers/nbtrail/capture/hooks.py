@@ -23,6 +23,7 @@ New hooks are added with :func:`register`, the same way the built-in ones are.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.abc
 import importlib.util
@@ -31,11 +32,13 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .. import recording
 from . import _state
 
-__all__ = ["IOSpec", "Patch", "Patcher", "install_audit_hook", "register"]
+__all__ = ["IOSpec", "Patch", "Patcher", "bind_arguments", "install_audit_hook", "register"]
 
 _FIT_METHODS = ("fit", "partial_fit", "fit_transform", "fit_predict")
 
@@ -153,7 +156,8 @@ _WATCHED = {p.module for p in _REGISTRY} | {"sklearn.base"}
 # wrappers
 
 
-def _bind(original, args, kwargs) -> dict:
+def bind_arguments(original, args, kwargs) -> dict:
+    """The arguments of a call by parameter name (capture's own work, under its guard)."""
     try:
         signature = inspect.signature(original)
     except (TypeError, ValueError):
@@ -173,8 +177,8 @@ def _io_wrapper(original, spec: IOSpec):
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
         __tracebackhide__ = True
-        session = _state.active()
-        if session is None or _state.depth() or _state.busy():
+        session = recording.active()
+        if session is None or _state.depth() or recording.is_quiet():
             return original(*args, **kwargs)
         _state.local.depth = 1
         try:
@@ -182,7 +186,7 @@ def _io_wrapper(original, spec: IOSpec):
         finally:
             _state.local.depth = 0
         if spec.action != "quiet":
-            session.hooked(spec, _bind(original, args, kwargs), result)
+            session.hooked(spec, original, args, kwargs, result)
         return result
 
     wrapper.__nbtrail_original__ = original
@@ -193,8 +197,8 @@ def _fit_wrapper(original):
     @functools.wraps(original)
     def wrapper(self, *args, **kwargs):
         __tracebackhide__ = True
-        session = _state.active()
-        if session is None or _state.depth() or _state.busy():
+        session = recording.active()
+        if session is None or _state.depth() or recording.is_quiet():
             return original(self, *args, **kwargs)
         _state.local.depth = 1
         try:
@@ -295,7 +299,8 @@ class Patcher:
             def __init_subclass__(cls, **kwargs):
                 super(estimator, cls).__init_subclass__(**kwargs)
                 if patcher.active:
-                    patcher._patch_estimator_class(cls)
+                    with _guarded("hooking an estimator class"):
+                        patcher._patch_estimator_class(cls)
 
             had = "__init_subclass__" in estimator.__dict__
             original = estimator.__dict__.get("__init_subclass__")
@@ -337,6 +342,20 @@ class Patcher:
         return len(self._applied)
 
 
+@contextlib.contextmanager
+def _guarded(what: str) -> Iterator[None]:
+    """Run hook plumbing in the user's call path: a failure is counted, never raised."""
+    session = recording.active()
+    if session is not None:
+        with session.guard(what):
+            yield
+        return
+    try:
+        yield
+    except Exception:
+        logging.getLogger("nbtrail.capture").exception("capture failed while %s", what)
+
+
 def _initializing(module) -> bool:
     """Whether a module is still being imported (its attributes may not exist yet)."""
     return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
@@ -366,10 +385,8 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             exec_original(module)
-            try:
+            with _guarded(f"hooking {fullname}"):
                 patcher.apply_available(ready=module.__name__)
-            except Exception:
-                logging.getLogger("nbtrail.capture").exception("could not hook %s", fullname)
 
         # Only this loader instance's exec_module changes; the module keeps its own loader.
         loader.exec_module = exec_module
@@ -382,11 +399,30 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
 _audit_installed = False
 
 
+_PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"}
+
+
 def _audit(event: str, args) -> None:
-    if event != "open":
-        return
-    session = _state._active
-    if session is None or not session.enabled or _state.depth() or _state.busy():
+    if event == "open":
+        _audit_open(args)
+    elif event in _PROCESS_EVENTS or event == "urllib.Request":
+        session = recording.active()
+        if session is None or recording.is_quiet():
+            return
+        try:
+            if event == "urllib.Request":
+                session.saw_url(str(args[0]))
+            else:
+                session.saw_process(f"{event}: {str(args[0])[:200]}")
+        except Exception:  # noqa: BLE001 - an audit hook must never raise into the caller
+            session.count_error(f"audit hook ({event})")
+
+
+def _audit_open(args) -> None:
+    # Reads inside hooked calls count too (a vectorizer reading files inside its fit): a path
+    # a hook recorded itself is recorded once, by the hook.
+    session = recording.active()
+    if session is None or recording.is_quiet():
         return
     path, mode, flags = args
     if isinstance(path, int) or path is None:

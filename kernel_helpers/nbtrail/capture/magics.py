@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import ast
 import atexit
+import contextlib
 import html
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from .. import recording
 from ..errors import NbtrailError
-from . import _state
+from ..store import open_or_create_trail
 from .environment import kernel_id, notebook_path
-from .session import CaptureSession, open_or_create_trail
+from .session import CaptureSession
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
@@ -110,14 +113,11 @@ class TrailMagics(Magics):
         }.get(command)
         if handler is None:
             raise IPythonUsageError(f"%trail: unknown command {command!r}\n{_HELP}")
-        previous = _state.busy()
-        _state.local.busy = True  # what the magic itself reads is not the user's work
         try:
-            return handler(args)
+            with recording.quiet():  # what the magic itself reads is not the user's work
+                return handler(args)
         except NbtrailError as exc:
             raise IPythonUsageError(f"%trail {command}: {exc}") from None
-        finally:
-            _state.local.busy = previous
 
     def _status(self, args):
         return _Status(self.session.status())
@@ -192,6 +192,26 @@ def load_ipython_extension(ip) -> None:
     if id(ip) in _SESSIONS and not _SESSIONS[id(ip)].closed:
         print("nbtrail: already recording; %trail shows what was captured")
         return
+    try:
+        session = _start_session(ip)
+    except NbtrailError as exc:
+        # The kernel goes on without capture; say why in one line (and tell `nbtrail run`,
+        # which fails the run rather than record a template run capture never saw).
+        _report_failed_start(str(exc))
+        print(f"nbtrail: not recording: {exc}", file=sys.stderr)
+        return
+    except Exception as exc:
+        _report_failed_start(f"{type(exc).__name__}: {exc}")
+        raise
+    _SESSIONS[id(ip)] = session
+    ip.events.register("pre_run_cell", _pre_run_cell)
+    ip.events.register("post_run_cell", _post_run_cell)
+    ip.register_magics(TrailMagics(ip, session))
+    atexit.register(session.close)
+    print(f"nbtrail: recording run {session.run.id} to {session.trail.url}")
+
+
+def _start_session(ip) -> CaptureSession:
     trail = open_or_create_trail()
     path = notebook_path(ip.user_ns)
     attrs = {"notebook": path, "kernel": kernel_id(), "cwd": os.getcwd()}
@@ -204,17 +224,21 @@ def load_ipython_extension(ip) -> None:
             attrs=attrs,
             shell=ip,
             parent=os.environ.get("NBTRAIL_PARENT_RUN") or None,
+            notebook=path,
         )
         session.start()
     except BaseException:
         trail.close()
         raise
-    _SESSIONS[id(ip)] = session
-    ip.events.register("pre_run_cell", _pre_run_cell)
-    ip.events.register("post_run_cell", _post_run_cell)
-    ip.register_magics(TrailMagics(ip, session))
-    atexit.register(session.close)
-    print(f"nbtrail: recording run {session.run.id} to {trail.url}")
+    return session
+
+
+def _report_failed_start(message: str) -> None:
+    """Leave the reason capture did not start where ``nbtrail run`` looks for it."""
+    target = os.environ.get("NBTRAIL_CAPTURE_STATUS")
+    if target:
+        with contextlib.suppress(OSError):
+            Path(target).write_text(message, encoding="utf-8")
 
 
 def unload_ipython_extension(ip) -> None:

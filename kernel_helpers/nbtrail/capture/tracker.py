@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import weakref
 
-from .fingerprints import Fingerprint, fingerprint
+from ..fingerprints import Fingerprint, fingerprint
 
 __all__ = ["SIZE_BOUND", "Tracked", "Tracker", "effective_size", "is_estimator", "trackable"]
 

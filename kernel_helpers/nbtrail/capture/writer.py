@@ -1,8 +1,8 @@
 """A background writer: capture hands facts over and returns to the user's cell at once.
 
 Capture must add at most a couple of milliseconds to a cell, and a database write costs more
-than that. So capture turns what it saw into operations (insert this run, add that artifact
-and edge, store this blob) and queues them; this thread commits them in batches, one
+than that. So capture turns what it saw into facts (the store's validated values: a run, an
+artifact, an edge, a check) and queues them; this thread commits them in batches, one
 transaction per batch. It prefers to write while the kernel is idle (between cells) so that it
 does not compete with the user's code for the interpreter lock, but never holds facts back
 for long.
@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 
-from . import _state
+from .. import recording
 
 __all__ = ["Writer"]
 
@@ -39,9 +39,8 @@ class Writer:
     session : CaptureSession, optional
         Tells since when the kernel has been idle (``idle_since``).
 
-    Operations are tuples: ``("insert", table, row, action)``, ``("update", table, id,
-    values, action)``, ``("artifact", row)``, ``("edge", row)``, ``("blob", bytes)``, and
-    ``("later", fn)`` for work too slow for the user's thread (``fn()`` returns operations).
+    What is queued: store facts (:mod:`nbtrail.store`), ``bytes`` (a blob a fact refers to),
+    and callables for work too slow for the user's thread (each returns more of these).
     """
 
     def __init__(self, trail, *, on_error, idle: threading.Event | None = None, session=None):
@@ -97,7 +96,7 @@ class Writer:
         return done
 
     def _loop(self) -> None:
-        _state.local.busy = True  # nothing this thread opens is the user's file access
+        recording.local.quiet = True  # nothing this thread opens is the user's file access
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
@@ -141,26 +140,14 @@ class Writer:
             with self._cond:
                 self._cond.wait(0.01)
 
-    def _commit(self, ops: list) -> None:
-        # ("later", fn): work too slow for the user's thread; fn returns the operations.
+    def _commit(self, items: list) -> None:
         expanded = []
-        for op in ops:
-            expanded.extend(op[1]() if op[0] == "later" else [op])
-        ops = expanded
-        for op in ops:
-            if op[0] == "blob":
-                self.trail.blobs.put_bytes(op[1])
+        for item in items:
+            expanded.extend(item() if callable(item) else [item])
         batch = self.trail.batch()
-        for op in ops:
-            kind = op[0]
-            if kind == "insert":
-                batch.insert(op[1], op[2], op[3])
-            elif kind == "update":
-                batch.update(op[1], op[2], op[3], op[4])
-            elif kind == "artifact":
-                batch.artifact(op[1])
-            elif kind == "edge":
-                batch.edge(op[1])
-            elif kind != "blob":
-                raise ValueError(f"unknown capture operation {kind!r}")
+        for item in expanded:
+            if isinstance(item, bytes):
+                batch.add_blob(item)
+            else:
+                batch.add(item)
         batch.commit()

@@ -1,9 +1,12 @@
-"""Checks: one result type, thin functions around it.
+"""Checks: one result type, one registry, thin functions around them.
 
-Every check returns a :class:`CheckResult` (status, metrics, thresholds, a bounded findings
-table, a summary, the fingerprint of what was judged). Where a run is recording, the result is
-recorded on the trail; ``nbtrail.gate(result)`` or ``result.raise_for_status()`` stops a
-template run unless it passed.
+Every check returns a :class:`CheckResult` (status, headline metrics against thresholds, a
+bounded findings table, a summary, and the artifacts it judged, each in a role). Checks are
+registered with :func:`check` (name, version, roles of their subjects, options), which records
+each result on the trail where a run is recording; :func:`gate` or ``result.raise_for_status()``
+stops a template run unless it passed. :func:`produce` records what a producer made (an
+exported model, explanations) with lineage to its inputs. Each kind of check draws through a
+renderer (:func:`register_renderer`) in notebooks, widgets, reports and the JupyterLab panel.
 
 >>> from nbtrail import checks
 >>> schema = checks.infer_schema(train)                        # doctest: +SKIP
@@ -13,21 +16,42 @@ template run unless it passed.
 >>> checks.label_issues(X, y)                                  # doctest: +SKIP
 """
 
+from ..errors import GateFailed
+from ..vocabulary import CHECK_STATUSES as STATUSES
+from ..vocabulary import worst
+from ._gate import gate
 from ._labels import confident_learning, label_issues
 from ._leakage import leakage
+from ._producer import Product, produce
 from ._quality import data_quality
-from ._result import STATUSES, CheckResult, worst
+from ._registry import CheckSpec, available_checks, check, get_check, register_check
+from ._render import Renderer, check_card, register_renderer, render_checks_report
+from ._result import CheckResult, SubjectRef
 from ._schema import Schema, infer_schema, validate
 
 __all__ = [
     "STATUSES",
     "CheckResult",
+    "CheckSpec",
+    "GateFailed",
+    "Product",
+    "Renderer",
     "Schema",
+    "SubjectRef",
+    "available_checks",
+    "check",
+    "check_card",
     "confident_learning",
     "data_quality",
+    "gate",
+    "get_check",
     "infer_schema",
     "label_issues",
     "leakage",
+    "produce",
+    "register_check",
+    "register_renderer",
+    "render_checks_report",
     "report",
     "validate",
     "worst",
@@ -37,8 +61,6 @@ __all__ = [
 def report(results, path=None, *, title: str = "Checks") -> str:
     """Render many check results as one self-contained HTML page; write it to ``path``."""
     from pathlib import Path
-
-    from ..report.checks import render_checks_report
 
     page = render_checks_report(list(results), title=title)
     if path is not None:

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..capture._state import suspended
 from ..errors import UsageError
-from ._result import CheckResult, finish
+from ._registry import check
+from ._render import register_renderer
+from ._result import CheckResult
 
 __all__ = ["ConfidentLearning", "confident_learning", "label_issues"]
 
@@ -170,6 +171,7 @@ def out_of_fold_probabilities(X, y_codes, *, model=None, cv: int = 5, random_sta
     return cross_val_predict(estimator, X, y_codes, cv=folds, method="predict_proba")
 
 
+@check("label_issues", version=2, roles={"y": "labels", "X": "features"})
 def label_issues(
     X,
     y,
@@ -213,7 +215,8 @@ def label_issues(
     CheckResult
         ``details``: suspected rows ranked by self-confidence: ``row`` (position),
         ``given_label``, ``suggested_label``, ``self_confidence``. ``metrics`` has the count,
-        the share, the estimated noise rate and the noise matrix.
+        the share, the estimated noise rate and the noise matrix (one ``noise[given=A,
+        true=B]`` entry per pair of classes).
     """
     labels = pd.Series(np.asarray(y, dtype=object) if not isinstance(y, pd.Series) else y)
     if len(labels) != len(X):
@@ -237,10 +240,9 @@ def label_issues(
                 f"class {classes[np.bincount(codes).argmin()]!r} of {target!r} has {smallest} "
                 f"rows; {cv}-fold out-of-fold probabilities need at least {cv} per class"
             )
-        with suspended():
-            pred_probs = out_of_fold_probabilities(
-                X, codes, model=model, cv=cv, random_state=random_state
-            )
+        pred_probs = out_of_fold_probabilities(
+            X, codes, model=model, cv=cv, random_state=random_state
+        )
     pred_probs = np.asarray(pred_probs, dtype="float64")
     if pred_probs.shape != (len(codes), len(classes)):
         raise UsageError(
@@ -260,21 +262,18 @@ def label_issues(
     count = int(learned.issues.sum())
     share = count / len(codes)
     status = "fail" if share > fail_share else "warn" if share > warn_share else "pass"
-    noise = {
-        str(given): {str(true): float(learned.noise_matrix[i, j]) for j, true in enumerate(classes)}
-        for i, given in enumerate(classes)
-    }
     metrics = {
         "rows": len(codes),
         "suspected_label_issues": count,
         "suspected_share": share,
         "estimated_noise_rate": learned.noise_rate,
-        "noise_matrix": noise,
-        "method": method,
-        "cv": cv,
     }
+    # The noise matrix, p(given | true), flat: one headline number per pair of classes.
+    for i, given in enumerate(classes):
+        for j, true in enumerate(classes):
+            metrics[f"noise[given={given}, true={true}]"] = float(learned.noise_matrix[i, j])
     summary = f"{count:,} of {len(codes):,} labels ({share:.1%}) look wrong"
-    result = CheckResult(
+    return CheckResult(
         name,
         status,
         summary,
@@ -282,4 +281,10 @@ def label_issues(
         {"suspected_share": fail_share, "suspected_share_warn": warn_share},
         details,
     )
-    return finish(result, y if isinstance(y, pd.Series) else None, str(target))
+
+
+register_renderer(
+    "label_issues",
+    filters=("given_label", "suggested_label"),
+    measure=(),
+)

@@ -12,9 +12,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..capture._state import suspended
 from ..errors import UsageError
-from ._result import CheckResult, finish, worst
+from ..vocabulary import worst
+from ._registry import check
+from ._result import CheckResult
 
 __all__ = ["leakage"]
 
@@ -52,13 +53,14 @@ def _single_feature_scores(frame: pd.DataFrame, target: pd.Series, cv: int, seed
     return scores
 
 
+@check("leakage", version=2, roles={"train": "train", "test": "test"})
 def leakage(
     train: pd.DataFrame,
     test: pd.DataFrame | None = None,
     *,
     target: str,
     max_single_feature_score: float = 0.99,
-    max_shared_share: float = 0.0,
+    max_shared_share: float = 0.01,
     sample: int = 50_000,
     cv: int = 3,
     random_state: int = 0,
@@ -78,7 +80,9 @@ def leakage(
         A feature whose cross-validated ROC AUC (balanced accuracy for more than two classes)
         alone reaches this fails.
     max_shared_share : float
-        Share of test rows also in train above which the check fails.
+        Share of test rows also in train above which the check fails. Below it, shared rows
+        warn: natural duplicates (two people with the same census answers) are not leakage,
+        a leaky split is; the sentence gives the count and the share.
     sample : int
         Rows used for the single-feature scores (a stratified random sample; every row is
         used for the shared-rows count).
@@ -103,6 +107,12 @@ def leakage(
         raise UsageError(f"test must be a pandas DataFrame, got {type(test).__name__}")
     if not len(train):
         raise UsageError("training data is empty: nothing to look for leakage in")
+    for option, value in (
+        ("max_single_feature_score", max_single_feature_score),
+        ("max_shared_share", max_shared_share),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise UsageError(f"{option} must be a number in [0, 1], got {value!r}")
     findings: list[dict] = []
     thresholds = {
         "single_feature_score": max_single_feature_score,
@@ -136,8 +146,7 @@ def leakage(
             y = y.loc[frame.index]
         minority = y.value_counts().min()
         folds = max(2, min(cv, int(minority)))
-        with suspended():
-            scores = _single_feature_scores(frame, y, folds, random_state) if minority >= 2 else {}
+        scores = _single_feature_scores(frame, y, folds, random_state) if minority >= 2 else {}
         for column, score in sorted(scores.items(), key=lambda kv: -kv[1])[:10]:
             status = "fail" if score >= max_single_feature_score else "pass"
             findings.append(
@@ -158,7 +167,7 @@ def leakage(
         test_hashes = pd.util.hash_pandas_object(test[common].astype(str), index=False)
         shared = int(test_hashes.isin(train_hashes).sum())
         shared_share = shared / len(test)
-        status = "fail" if shared_share > max_shared_share else "pass"
+        status = "fail" if shared_share > max_shared_share else "warn" if shared else "pass"
         findings.append(
             {
                 "column": "(rows)",
@@ -176,12 +185,25 @@ def leakage(
         "shared_row_share": shared_share,
         "features": len(features),
     }
+    shared_text = (
+        f"{shared:,} of {len(test):,} test rows ({shared_share:.2%}) also appear in train"
+        if test is not None and len(test)
+        else ""
+    )
     failing = details[details["status"] == "fail"]
     if len(failing):
         first = failing.iloc[0]
-        summary = f"possible leakage: {first['rule'].replace('_', ' ')} ({first['column']!r})"
+        if first["rule"] == "rows_in_train_and_test":
+            summary = f"possible leakage: {shared_text}, above the {max_shared_share:.2%} allowed"
+        else:
+            summary = f"possible leakage: {first['rule'].replace('_', ' ')} ({first['column']!r})"
+    elif shared:
+        summary = (
+            f"{shared_text} (natural duplicates, or a split that leaks; fails above "
+            f"{max_shared_share:.2%}); best single-feature score {best:.3f}"
+        )
     else:
         summary = f"no sign of leakage: best single-feature score {best:.3f}" + (
-            f", {shared} shared rows" if test is not None else ""
+            f", {shared_text}" if shared_text else ""
         )
-    return finish(CheckResult(name, status, summary, metrics, thresholds, details), train, "train")
+    return CheckResult(name, status, summary, metrics, thresholds, details)

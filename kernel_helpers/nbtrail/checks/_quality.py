@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
-from ._result import CheckResult, finish, worst
+from ..vocabulary import worst
+from ._registry import check
+from ._result import CheckResult
 
 __all__ = ["data_quality"]
 
@@ -21,6 +23,7 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+@check("data_quality", version=2, roles={"data": "data"})
 def data_quality(
     data: pd.DataFrame,
     *,
@@ -145,7 +148,7 @@ def data_quality(
     else:
         top = problems.sort_values("status", key=lambda s: s.map({"fail": 0, "warn": 1})).iloc[0]
         summary = f"{len(problems)} problem(s); first: {top['rule']} in {top['column']!r}"
-    return finish(CheckResult(name, status, summary, metrics, thresholds, details), data, "data")
+    return CheckResult(name, status, summary, metrics, thresholds, details)
 
 
 def _column_findings(series: pd.Series, column, rows: int, is_target: bool, t: dict, finding):

@@ -1,42 +1,55 @@
 """The one result type every check returns.
 
-Validation, data quality, leakage and label verification (and, later, fairness, drift,
-privacy and export checks) all return a :class:`CheckResult`: a name, a status, the metrics
-measured and the thresholds they were held to, a bounded details table, one human sentence,
-and the fingerprint of what was judged. So one renderer, one widget, one JUnit writer and one
-gate serve them all.
+Validation, data quality, leakage and label verification (and fairness, drift, privacy and
+export checks) all return a :class:`CheckResult`: a name, a status, the headline metrics and
+the thresholds they were held to, a bounded findings table, one human sentence, and the
+artifacts it judged, each in a role. So one renderer registry, one widget, one JUnit writer
+and one gate serve them all.
 
-Where a run is recording (a notebook with ``%load_ext nbtrail``, a template under
-``nbtrail run``), a check function records its result on the trail as it returns it, against
-the artifact it judged. In a notebook the result shows itself as an ipywidgets view when a
-live widget frontend is attached (JupyterLab), and as static HTML, with no script, everywhere
-else (papermill output, nbconvert, GitHub).
+Metrics are headline scalars (``accuracy``, ``missing_share_max``); per-group and
+per-feature values are rows of the findings table, one each. Where a run is recording (a
+notebook with ``%load_ext nbtrail``, a template under ``nbtrail run``) a registered check
+records its result on the trail as it returns it. In a notebook the result shows itself as
+an ipywidgets view when a live widget frontend is attached (JupyterLab), and as static HTML,
+with no script, everywhere else (papermill output, nbconvert, GitHub).
 """
 
 from __future__ import annotations
 
-import html
+import io
+import os
+import sys
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .._json import jsonable
 from ..errors import UsageError
+from ..store import check_metrics
+from ..vocabulary import CHECK_STATUSES
 
-__all__ = ["STATUSES", "CheckResult", "worst"]
+__all__ = ["MAX_DETAIL_ROWS", "CheckResult", "SubjectRef"]
 
-STATUSES = ("pass", "warn", "fail", "error")
-_RANK = {s: i for i, s in enumerate(STATUSES)}
 MAX_DETAIL_ROWS = 1000  # details are findings, not data: bounded whatever the input size
 
 
-def worst(statuses) -> str:
-    """The most severe of several statuses (``pass`` for none)."""
-    return max(statuses, key=_RANK.__getitem__, default="pass")
+@dataclass(frozen=True)
+class SubjectRef:
+    """An artifact a check judged: its role, fingerprint, and (where known) name and path."""
+
+    role: str
+    digest: str
+    name: str | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict:
+        """Return JSON-ready data."""
+        return {"role": self.role, "digest": self.digest, "name": self.name, "path": self.path}
 
 
 @dataclass
 class CheckResult:
-    """A named verdict about one artifact.
+    """A named verdict about one or more artifacts.
 
     Attributes
     ----------
@@ -47,16 +60,18 @@ class CheckResult:
     summary : str
         One sentence for people.
     metrics : dict
-        Numbers measured (``missing_share_max``, ``suspected_label_issues``...).
+        Headline numbers measured (scalars).
     thresholds : dict
         The limits the metrics were held to.
     details : pandas.DataFrame
-        The findings, one row each (a column and the rule it broke, a suspected row), at most
-        1,000 rows.
-    subject : str or None
-        Fingerprint of what was judged.
-    subject_name : str or None
-        What it was called.
+        The findings, one row each (a column and the rule it broke, a group, a suspected row),
+        at most 1,000 rows.
+    subjects : list of SubjectRef
+        What was judged, each in its role (``train``, ``model``, ``reference``...).
+    kind, version : str or None
+        The registered check that made it.
+    params : dict
+        The options it was given.
     record_id : str or None
         The check's id in the trail, once recorded.
     """
@@ -67,20 +82,36 @@ class CheckResult:
     metrics: dict = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
-    subject: str | None = None
-    subject_name: str | None = None
+    subjects: list = field(default_factory=list)
+    kind: str | None = None
+    version: str | None = None
+    params: dict = field(default_factory=dict)
     record_id: str | None = None
 
     def __post_init__(self):
-        if self.status not in STATUSES:
+        if self.status not in CHECK_STATUSES:
             raise UsageError(
-                f"check status must be one of {', '.join(STATUSES)}; got {self.status!r}"
+                f"check status must be one of {', '.join(CHECK_STATUSES)}; got {self.status!r}"
             )
         if not isinstance(self.details, pd.DataFrame):
             raise UsageError("check details must be a pandas DataFrame")
+        self.metrics = check_metrics(self.metrics, f"check {self.name!r} metrics")
+        self.thresholds = check_metrics(self.thresholds, f"check {self.name!r} thresholds")
         if len(self.details) > MAX_DETAIL_ROWS:
             self.metrics = {**self.metrics, "details_truncated_from": len(self.details)}
             self.details = self.details.head(MAX_DETAIL_ROWS).reset_index(drop=True)
+
+    # -- what was judged --------------------------------------------------------------------
+
+    @property
+    def subject(self) -> str | None:
+        """Fingerprint of the primary subject."""
+        return self.subjects[0].digest if self.subjects else None
+
+    @property
+    def subject_name(self) -> str | None:
+        """Name of the primary subject, where known."""
+        return self.subjects[0].name if self.subjects else None
 
     # -- verdicts ---------------------------------------------------------------------------
 
@@ -94,7 +125,7 @@ class CheckResult:
 
         Inside ``nbtrail run`` that stops the template and fails the run with exit code 1.
         """
-        from ..pipeline.gates import gate
+        from ._gate import gate
 
         return gate(self)
 
@@ -102,6 +133,8 @@ class CheckResult:
 
     def __repr__(self) -> str:
         lines = [f"<CheckResult {self.name}: {self.status.upper()}>", f"  {self.summary}"]
+        for ref in self.subjects:
+            lines.append(f"  {ref.role}: {ref.name or '-'} {ref.digest[:12]}")
         for key, value in self.metrics.items():
             limit = self.thresholds.get(key)
             lines.append(
@@ -118,7 +151,7 @@ class CheckResult:
 
     def to_html(self) -> str:
         """Static HTML: no script, works without a kernel (nbconvert, GitHub, reports)."""
-        from ..report.checks import CHECK_CSS, check_card
+        from ._render import CHECK_CSS, check_card
 
         return f"<div class='nbtrail-checks'><style>{CHECK_CSS}</style>{check_card(self)}</div>"
 
@@ -126,7 +159,7 @@ class CheckResult:
         return self.to_html()
 
     def widget(self):
-        """An ipywidgets view: badge, metrics, filterable details, a chart of findings."""
+        """An ipywidgets view: badge, metrics, filterable findings, a chart of findings."""
         from ._widget import CheckWidget
 
         return CheckWidget(self)
@@ -143,39 +176,47 @@ class CheckResult:
     # -- the trail --------------------------------------------------------------------------
 
     def record(self, run=None) -> CheckResult:
-        """Record the result in the trail.
+        """Record the result in the trail (registered checks do this themselves).
 
         Parameters
         ----------
-        run : Run, optional
-            The run to record it in. Default: the capture session recording this process (the
+        run : Run or recorder, optional
+            Where to record it. Default: the capture session recording this process (the
             current cell's run), if any; without one, nothing is recorded.
         """
-        if run is not None:
-            stored = run.record_check(
-                self.name,
-                self.status,
-                artifact=self.subject,
-                summary=self.summary,
-                metrics=self.metrics,
-                thresholds=self.thresholds,
-                details=self.details if len(self.details) else None,
-            )
-            self.record_id = stored.id
-            return self
-        from ..capture import _state
+        from ._core import record_result
 
-        session = _state.active()
-        if session is not None:
-            self.record_id = session.record_check(self)
-        return self
+        return record_result(self, run)
+
+    @classmethod
+    def from_record(cls, trail, record) -> CheckResult:
+        """A recorded check as a result: findings loaded, subjects named from the trail."""
+        details = pd.DataFrame()
+        if record.details:
+            try:
+                details = pd.read_parquet(io.BytesIO(trail.blobs.get_bytes(record.details)))
+            except Exception:  # noqa: BLE001 - a missing blob shows no findings; verify says why
+                details = pd.DataFrame()
+        from ._core import describe_subjects
+
+        return cls(
+            record.name,
+            record.status,
+            record.summary,
+            dict(record.metrics or {}),
+            dict(record.thresholds or {}),
+            details,
+            describe_subjects(trail, record),
+            record.kind,
+            record.version,
+            dict(record.params or {}),
+            record.id,
+        )
 
     # -- data -------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
         """Return JSON-ready data (details as a list of records)."""
-        from ..store._audit import jsonable
-
         return jsonable(
             {
                 "name": self.name,
@@ -184,37 +225,13 @@ class CheckResult:
                 "metrics": self.metrics,
                 "thresholds": self.thresholds,
                 "details": self.details.to_dict(orient="records"),
-                "subject": self.subject,
-                "subject_name": self.subject_name,
+                "subjects": [s.to_dict() for s in self.subjects],
+                "kind": self.kind,
+                "version": self.version,
+                "params": self.params,
                 "record_id": self.record_id,
             }
         )
-
-
-def finish(result: CheckResult, subject=None, name: str | None = None) -> CheckResult:
-    """Attach the fingerprint of what was judged, and record the result if a run is recording.
-
-    Check functions end with this. A failure to fingerprint or record never hides the result:
-    it is returned all the same (and, inside capture, counted as a capture error).
-    """
-    from ..capture import _state
-    from ..capture.fingerprints import fingerprint
-    from ..errors import FingerprintError
-
-    session = _state.active()
-    if subject is not None and result.subject is None:
-        try:
-            if session is not None:
-                result.subject = session.digest_of(subject, name=name)
-            else:
-                result.subject = fingerprint(subject).digest
-        except FingerprintError:
-            result.subject = None
-        result.subject_name = name
-    if session is not None:
-        with session.guard(f"recording check {result.name}"):
-            result.record_id = session.record_check(result)
-    return result
 
 
 def _fmt(value) -> str:
@@ -235,13 +252,6 @@ def _live_widget_frontend() -> bool:
         from ipywidgets import Widget
     except ImportError:
         return False
-    import os
-
     if getattr(Widget, "_control_comm", None) is not None:
         return True
-    return bool(os.environ.get("JPY_SESSION_NAME")) and "ipykernel" in __import__("sys").modules
-
-
-def escape(value) -> str:
-    """HTML-escape any value."""
-    return html.escape(str(value))
+    return bool(os.environ.get("JPY_SESSION_NAME")) and "ipykernel" in sys.modules

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
-from ._result import CheckResult, finish
+from ._registry import check
+from ._result import CheckResult
 
 __all__ = ["Schema", "infer_schema", "validate"]
 
@@ -211,6 +212,7 @@ def _isnan(value) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+@check("schema", version=2, roles={"data": "data"})
 def validate(
     data: pd.DataFrame,
     schema: Schema | str | os.PathLike,
@@ -261,7 +263,7 @@ def validate(
             metrics={"rows": len(data)},
             thresholds=thresholds,
         )
-        return finish(result, data, "data")
+        return result
     if not len(data) and cases is None:
         result = CheckResult(
             name,
@@ -270,7 +272,7 @@ def validate(
             metrics={"rows": 0},
             thresholds=thresholds,
         )
-        return finish(result, data, "data")
+        return result
     rows = []
     failing_rows: set = set()
     structural = False
@@ -315,5 +317,4 @@ def validate(
             f"{metrics['failures']:,} failures in {metrics['failing_columns']} column(s); "
             f"most in {worst_row['column']!r} ({worst_row['rule']})"
         )
-    result = CheckResult(name, status, summary, metrics, thresholds, details)
-    return finish(result, data, "data")
+    return CheckResult(name, status, summary, metrics, thresholds, details)

@@ -20,7 +20,7 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.serde import Serde
 
-from ..store._audit import jsonable
+from .._json import jsonable
 
 __all__ = ["PRODUCER", "run_events", "to_json_lines"]
 

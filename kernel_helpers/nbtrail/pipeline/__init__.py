@@ -1,8 +1,9 @@
 """Pipelines: template notebooks executed with papermill as audited, reproducible runs."""
 
-from .gates import GateFailed, gate
+from ..checks import GateFailed, gate
 from .parameters import ParameterError, ParameterSpec, read_schema, validate
 from .runner import CellFailed, KernelDied, RunFailed, TemplateResult, run_template
+from .tables import read_table
 
 __all__ = [
     "CellFailed",
@@ -14,6 +15,7 @@ __all__ = [
     "TemplateResult",
     "gate",
     "read_schema",
+    "read_table",
     "run_template",
     "validate",
 ]

@@ -3,10 +3,13 @@
 A pipeline is a run of kind ``pipeline``; each step is a child ``template`` run. Before a step
 runs, its parameters are resolved (references to earlier steps' outputs), checked against the
 template's schema, and turned into a content key: the template's fingerprint, the effective
-parameters, and the fingerprint of every file a parameter names. If an earlier successful run
-of the step has the same key and its file outputs still have the bytes it recorded, the step
-is reused, not re-executed: ploomber and DVC decide by timestamps, which miss a file restored
-with an old mtime and re-run on a touch; content does not.
+parameters and the fingerprints of the files it declares as ``inputs``. An earlier successful
+run with the same key is reused, not re-executed, only when everything it depended on still
+holds (:mod:`._evidence`): its capture was healthy and it read nothing capture cannot verify
+(a query, a URL, a subprocess), the environment is the same, and every file it read or wrote
+still has its recorded bytes. Otherwise the step runs, and the report says why it was not
+reused. ploomber and DVC decide by timestamps, which miss a file restored with an old mtime
+and re-run on a touch; content does not.
 
 Independent steps run in parallel with ``workers`` > 1. The first failure (a cell, a gate, a
 dead kernel) stops the pipeline: running steps finish, no new step starts, and the partial
@@ -16,24 +19,23 @@ pipeline is recorded with the steps that never ran marked as such.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as dt
 import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from ..capture.fingerprints import digest_bytes, fingerprint_file
+from .._json import jsonable
+from ..capture.environment import environment_fingerprint
 from ..errors import FingerprintError, UsageError
-from ..ids import new_id
-from ..store import _schema
-from ..store._audit import jsonable
+from ..fingerprints import digest_bytes, fingerprint_file
+from ..store import NewRun, RunEnd, open_or_create_trail
+from ..vocabulary import STEP_STATUSES
+from ._evidence import why_not_reusable
 from .executors import get_executor
 from .parameters import validate
 from .runner import TemplateResult, git_state, run_template
 from .spec import PipelineSpec, StepSpec, load_spec, resolve_parameters
 
-__all__ = ["PipelineResult", "StepOutcome", "run_pipeline", "step_key"]
-
-STEP_STATUSES = ("succeeded", "failed", "reused", "not run")
+__all__ = ["STEP_STATUSES", "PipelineResult", "StepOutcome", "run_pipeline", "step_key"]
 
 
 @dataclass
@@ -41,7 +43,7 @@ class StepOutcome:
     """What became of one step."""
 
     name: str
-    status: str  # succeeded | failed | reused | not run
+    status: str  # vocabulary.STEP_STATUSES
     run_id: str | None = None
     duration: float = 0.0
     notebook: str | None = None
@@ -49,6 +51,7 @@ class StepOutcome:
     error: str | None = None
     details: str | None = None
     reused_from: str | None = None
+    not_reused: str | None = None  # why an earlier run could not stand in for this one
 
 
 @dataclass
@@ -82,85 +85,63 @@ class PipelineResult:
 def step_key(step: StepSpec, parameters: dict) -> tuple[str, dict]:
     """Return (content key, effective parameters) of a step with resolved parameters.
 
-    The key covers the template's bytes and the effective parameters. What the step read is
-    checked separately, against what its earlier run actually read (:func:`_still_valid`): a
-    path parameter may name an input or an output, and only the run knows which it was.
+    The key covers the template's bytes, the effective parameters and the bytes of every file
+    the step declares as ``inputs``. What the step read besides is checked separately, against
+    what its earlier run actually read (:func:`~._evidence.why_not_reusable`): a path parameter
+    may name an input or an output, and only the run knows which it was.
     """
     given = validate(step.schema, parameters, template=f"step {step.name!r}")
     effective = {k: spec.default for k, spec in step.schema.items()} | given
     identity = {
         "template": fingerprint_file(step.template).digest,
         "parameters": jsonable(effective),
+        "inputs": {str(p): fingerprint_file(p).digest for p in step.input_files()},
     }
     return digest_bytes(json.dumps(identity, sort_keys=True).encode()), effective
 
 
-def _still_valid(trail, run_id: str) -> bool:
-    """Whether every file the run read, and every file it produced, still has the same bytes.
-
-    Files are taken from everything recorded under the run (its kernel session and cells), so
-    they are the files the notebook actually read, not the ones a parameter happens to name.
-    """
-    read: dict[str, str] = {}
-    produced: dict[str, str] = {}
-    for record_id in [run_id] + [r.id for r in trail.descendants(run_id)]:
-        details = trail.run_details(record_id)
-        for usage in details.used:
-            if usage.path and usage.name != "template":
-                read.setdefault(usage.path, usage.artifact.id)
-        for usage in details.produced:
-            if usage.path and usage.name != "executed notebook":
-                produced[usage.path] = usage.artifact.id
-    expected = {path: digest for path, digest in read.items() if path not in produced}
-    expected.update(produced)
-    for path, digest in expected.items():
-        try:
-            if fingerprint_file(path, cache=trail.stat_cache).digest != digest:
-                return False
-        except FingerprintError:
-            return False
-    return True
-
-
-def _reusable(trail, step: StepSpec, key: str):
+def _reusable(trail, step: StepSpec, key: str, environment: str):
+    """The newest earlier run that can stand in for this step, or None and why not."""
+    reason = None
     for record in trail.runs(kind="template", name=step.name, status="succeeded"):
-        if record.attrs.get("cache_key") == key and not record.attrs.get("reused_from"):
-            if _still_valid(trail, record.id):
-                return record
-    return None
+        if record.attrs.get("cache_key") != key or record.attrs.get("reused_from"):
+            continue
+        blocker = why_not_reusable(trail, record, environment=environment)
+        if blocker is None:
+            return record, None
+        reason = reason or blocker  # the newest candidate's reason is the one to tell
+    return None, reason or (
+        "no earlier successful run with the same template, parameters and declared inputs"
+    )
 
 
 def _latest_success(trail, name: str):
-    for record in trail.runs(kind="template", name=name, status="succeeded"):
+    for record in trail.runs(kind="template", name=name, status="succeeded", limit=1):
         return record
     return None
 
 
 def _record_reuse(trail, pipeline_id: str, step: StepSpec, earlier, key: str, params: dict):
-    now = dt.datetime.now(dt.UTC)
-    row = {
-        "id": new_id(),
-        "parent_id": pipeline_id,
-        "kind": "template",
-        "name": step.name,
-        "status": "succeeded",
-        "actor": trail.actor,
-        "started_at": now,
-        "ended_at": now,
-        "params": jsonable(params),
-        "attrs": {
+    fact = NewRun(
+        step.name,
+        kind="template",
+        parent_id=pipeline_id,
+        status="succeeded",
+        params=params,
+        attrs={
             "cache_key": key,
             "reused_from": earlier.id,
             "outputs": earlier.attrs.get("outputs", {}),
             "executed_notebook": earlier.attrs.get("executed_notebook"),
             "template": earlier.attrs.get("template"),
         },
-        "error": None,
-    }
+        notebook=earlier.notebook,
+        action="run.reuse",
+    )
     batch = trail.batch()
-    batch.insert(_schema.runs, row, "run.reuse")
+    batch.add(fact)
     batch.commit()
-    return row["id"]
+    return fact.id
 
 
 def _run_step(payload: dict) -> TemplateResult:
@@ -176,6 +157,8 @@ def _run_step(payload: dict) -> TemplateResult:
             parent=payload["parent"],
             cache_key=payload["cache_key"],
             timeout=payload["timeout"],
+            attrs={"not_reused": payload["not_reused"]} if payload["not_reused"] else None,
+            inputs=payload["inputs"],
         )
 
 
@@ -230,8 +213,6 @@ def run_pipeline(
         selected = spec.downstream(start_from)
     owns = trail is None
     if trail is None:
-        from ..capture.session import open_or_create_trail
-
         trail = open_or_create_trail()
     if trail.home:
         os.environ.setdefault("NBTRAIL_HOME", str(trail.home))
@@ -267,7 +248,9 @@ def _execute(trail, spec, selected, outputs, pool, workers, force) -> PipelineRe
         "force": force,
     }
     run = trail.start_run(spec.name, kind="pipeline", params=spec.to_dict(), attrs=attrs)
+    environment = environment_fingerprint()[0].digest
     outcomes: dict[str, StepOutcome] = {}
+    reasons: dict[str, str | None] = {}
     pending = [s for s in spec.steps if s.name in selected]
     running: dict[cf.Future, StepSpec] = {}
     stop = False
@@ -288,7 +271,9 @@ def _execute(trail, spec, selected, outputs, pool, workers, force) -> PipelineRe
                     step.name, "not run", error="an earlier step failed"
                 )
                 continue
-            outcome, future = _start(trail, run.id, step, outputs, pool, force)
+            outcome, future, reasons[step.name] = _start(
+                trail, run.id, step, outputs, pool, force, environment
+            )
             if future is None:
                 outcomes[step.name] = outcome
                 outputs[step.name] = outcome.outputs
@@ -303,6 +288,7 @@ def _execute(trail, spec, selected, outputs, pool, workers, force) -> PipelineRe
         for future in done:
             step = running.pop(future)
             outcome = _finished(step, future)
+            outcome.not_reused = reasons.get(step.name)
             outcomes[step.name] = outcome
             outputs[step.name] = outcome.outputs
             stop = stop or outcome.status == "failed"
@@ -316,41 +302,38 @@ def _execute(trail, spec, selected, outputs, pool, workers, force) -> PipelineRe
         first = next((o for o in ordered if o.status == "failed"), failed[0])
         error = f"step {first.name!r}: {first.error}"
     batch = trail.batch()
-    batch.update(
-        _schema.runs,
-        run.id,
-        {"attrs": {**run.record.attrs, "steps": {o.name: o.status for o in ordered}}},
-        "run.steps",
-    )
-    batch.update(
-        _schema.runs,
-        run.id,
-        {"status": status, "ended_at": dt.datetime.now(dt.UTC), "error": error},
-        "run.end",
+    batch.add(
+        RunEnd(run.id, status, error=error, attrs={"steps": {o.name: o.status for o in ordered}})
     )
     batch.commit()
     return PipelineResult(run.id, spec.name, status, ordered)
 
 
-def _start(trail, pipeline_id, step, outputs, pool, force):
-    """Reuse the step, or submit it; return (outcome, None) or (None, future)."""
+def _start(trail, pipeline_id, step, outputs, pool, force, environment):
+    """Reuse the step, or submit it: (outcome, None, None) or (None, future, why not reused)."""
     try:
         parameters = resolve_parameters(step, outputs)
         key, effective = step_key(step, parameters)
+        inputs = [str(p) for p in step.input_files()]
     except (UsageError, FingerprintError) as exc:
-        return StepOutcome(step.name, "failed", error=str(exc)), None
+        return StepOutcome(step.name, "failed", error=str(exc)), None, None
+    reason = "--force was given"
     if not force:
-        earlier = _reusable(trail, step, key)
+        earlier, reason = _reusable(trail, step, key, environment)
         if earlier is not None:
             run_id = _record_reuse(trail, pipeline_id, step, earlier, key, effective)
-            return StepOutcome(
-                step.name,
-                "reused",
-                run_id=run_id,
-                notebook=earlier.attrs.get("executed_notebook"),
-                outputs=earlier.attrs.get("outputs", {}),
-                reused_from=earlier.id,
-            ), None
+            return (
+                StepOutcome(
+                    step.name,
+                    "reused",
+                    run_id=run_id,
+                    notebook=earlier.attrs.get("executed_notebook"),
+                    outputs=earlier.attrs.get("outputs", {}),
+                    reused_from=earlier.id,
+                ),
+                None,
+                None,
+            )
     payload = {
         "template": str(step.template),
         "parameters": parameters,
@@ -358,8 +341,10 @@ def _start(trail, pipeline_id, step, outputs, pool, force):
         "parent": pipeline_id,
         "cache_key": key,
         "timeout": step.timeout,
+        "not_reused": reason,
+        "inputs": inputs,
     }
-    return None, pool.submit(_run_step, payload)
+    return None, pool.submit(_run_step, payload), reason
 
 
 def _finished(step: StepSpec, future: cf.Future) -> StepOutcome:

@@ -23,10 +23,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..capture.environment import describe_environment
-from ..capture.fingerprints import fingerprint_file
+from .._json import jsonable
 from ..errors import FingerprintError, UsageError
-from ..store._audit import jsonable
+from ..fingerprints import fingerprint_file
+from ._evidence import environment_diff, evidence
 from .runner import run_template
 
 __all__ = ["ReproduceReport", "reproduce"]
@@ -89,58 +89,14 @@ class ReproduceReport:
         return "\n".join(lines)
 
 
-def _subtree(trail, run_id: str) -> list[str]:
-    return [run_id] + [r.id for r in trail.descendants(run_id)]
-
-
-def _files(trail, run_ids) -> tuple[dict, dict]:
-    """(files read and not produced, files produced) by these runs: path -> artifact."""
-    read, produced = {}, {}
-    for run_id in run_ids:
-        details = trail.run_details(run_id)
-        for usage in details.used:
-            if usage.path and usage.name != "template":
-                read.setdefault(usage.path, usage.artifact)
-        for usage in details.produced:
-            if usage.path and usage.name != "executed notebook":
-                produced[usage.path] = usage.artifact
-    return {p: a for p, a in read.items() if p not in produced}, produced
-
-
-def _metrics(trail, run_ids) -> dict[str, float]:
-    values = {}
-    for run_id in run_ids:
-        for metric in trail.run_details(run_id).metrics:
-            values[metric.key] = metric.value
-    return values
+def _metrics(trail, run_id: str) -> dict[str, float]:
+    return {m.key: m.value for m in trail.run_details(run_id, tree=True).metrics}
 
 
 def _close(a, b, tolerance: float) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance * 1e-3)
     return a == b
-
-
-def _environment_diff(trail, run_id: str) -> dict:
-    usage = next((u for u in trail.run_details(run_id).used if u.name == "environment"), None)
-    if usage is None or usage.artifact.snapshot is None:
-        return {"unknown": True}
-    before = trail.load(usage.artifact.id)
-    now = describe_environment()
-
-    def packages(env):
-        return dict(p.split("==", 1) for p in env.get("packages", []) if "==" in p)
-
-    old, new = packages(before), packages(now)
-    diff = {
-        "added": sorted(f"{k}=={new[k]}" for k in new.keys() - old.keys()),
-        "removed": sorted(f"{k}=={old[k]}" for k in old.keys() - new.keys()),
-        "changed": {k: (old[k], new[k]) for k in old.keys() & new.keys() if old[k] != new[k]},
-    }
-    for key in ("python", "platform"):
-        if before.get(key) != now.get(key):
-            diff[key] = (before.get(key), now.get(key))
-    return diff
 
 
 def _check_inputs(trail, report: ReproduceReport, inputs: dict) -> None:
@@ -172,10 +128,10 @@ def _reproduce_template(trail, record, tolerance: float) -> ReproduceReport:
         trail.get_run(record.attrs["reused_from"]) if record.attrs.get("reused_from") else record
     )
     report = ReproduceReport(original=source.id, name=source.name)
-    tree = _subtree(trail, source.id)
-    inputs, produced = _files(trail, tree)
-    _check_inputs(trail, report, inputs)
-    report.environment = _environment_diff(trail, source.id)
+    found = evidence(trail, source.id)
+    produced = found.produced
+    _check_inputs(trail, report, found.inputs)
+    report.environment = environment_diff(trail, found.environment)
     if report.problems:
         return report
     template = next((u for u in trail.run_details(source.id).used if u.name == "template"), None)
@@ -197,8 +153,7 @@ def _reproduce_template(trail, record, tolerance: float) -> ReproduceReport:
     if not result.ok:
         report.problems.append(f"the re-run failed: {result.error}")
         return report
-    new_tree = _subtree(trail, result.run_id)
-    old_metrics, new_metrics = _metrics(trail, tree), _metrics(trail, new_tree)
+    old_metrics, new_metrics = _metrics(trail, source.id), _metrics(trail, result.run_id)
     for key in sorted(old_metrics.keys() | new_metrics.keys()):
         a, b = old_metrics.get(key), new_metrics.get(key)
         same = a is not None and b is not None and _close(a, b, tolerance)

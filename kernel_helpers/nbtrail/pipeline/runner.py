@@ -17,7 +17,6 @@ that exited mid-cell (``os._exit``, the out-of-memory killer). All have exit cod
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -28,12 +27,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import errors
 from ..capture.environment import environment_fingerprint
-from ..capture.fingerprints import digest_bytes, fingerprint_file
 from ..errors import FingerprintError, NbtrailError, UsageError
-from ..store import _schema
-from ..store._batch import artifact_row
-from ..store._trail import edge_row
+from ..fingerprints import digest_bytes, fingerprint_file
+from ..store import NewArtifact, NewEdge, RunEnd, open_or_create_trail
 from .parameters import read_schema, validate
 
 __all__ = [
@@ -46,12 +44,16 @@ __all__ = [
 ]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# nbtrail's refusals of a value: the message names the culprit, no traceback is needed.
+_USAGE_ERRORS = {
+    name
+    for name, value in vars(errors).items()
+    if isinstance(value, type) and issubclass(value, errors.UsageError)
+} | {"ParameterError"}
 
 
 class RunFailed(NbtrailError):
-    """A template run did not succeed (exit code 1)."""
-
-    exit_code = 1
+    """A template run did not succeed."""
 
 
 class CellFailed(RunFailed):
@@ -114,7 +116,8 @@ class TemplateResult:
     details : str or None
         The failing cell's source and traceback.
     kind_of_failure : str or None
-        ``cell``, ``gate``, ``kernel`` or ``timeout``.
+        ``cell``, ``gate``, ``kernel``, ``timeout`` or ``capture`` (capture did not start in
+        the kernel, so the run recorded nothing it could be trusted for).
     reused_from : str or None
         For a pipeline step that was not re-executed: the run whose results it reuses.
     """
@@ -216,6 +219,8 @@ def run_template(
     parent: str | None = None,
     cache_key: str | None = None,
     kernel_name: str | None = None,
+    attrs: dict | None = None,
+    inputs=(),
 ) -> TemplateResult:
     """Execute a template notebook with papermill as a run of kind ``template``.
 
@@ -239,6 +244,10 @@ def run_template(
         Content key of the step (pipelines use it to reuse runs).
     kernel_name : str, optional
         Jupyter kernel to use; default the template's.
+    attrs : dict, optional
+        More facts to record on the run (a pipeline says why a step was not reused).
+    inputs : iterable of path, optional
+        Files the run depends on, declared (a pipeline step's ``inputs``): recorded as used.
 
     Returns
     -------
@@ -258,8 +267,6 @@ def run_template(
     effective = {key: spec.default for key, spec in schema.items()} | given
     with contextlib.ExitStack() as stack:
         if trail is None:
-            from ..capture.session import open_or_create_trail
-
             trail = stack.enter_context(open_or_create_trail())
         return _execute(
             papermill,
@@ -273,6 +280,8 @@ def run_template(
             parent=parent,
             cache_key=cache_key,
             kernel_name=kernel_name,
+            attrs=attrs or {},
+            inputs=[Path(p).resolve() for p in inputs],
         )
 
 
@@ -289,12 +298,15 @@ def _execute(
     parent,
     cache_key,
     kernel_name,
+    attrs,
+    inputs,
 ) -> TemplateResult:
     started = time.perf_counter()
     run_name = name or template_path.stem
     template_fp = fingerprint_file(template_path, cache=trail.stat_cache)
     env_fp, env_bytes = environment_fingerprint()
     attrs = {
+        **attrs,
         "template": trail.display_path(str(template_path)),
         "notebook": str(template_path),
         "template_digest": template_fp.digest,
@@ -302,28 +314,41 @@ def _execute(
         "git": git_state(template_path.parent),
         "cache_key": cache_key,
     }
-    run = trail.start_run(run_name, kind="template", params=effective, attrs=attrs, parent=parent)
+    run = trail.start_run(
+        run_name,
+        kind="template",
+        params=effective,
+        attrs=attrs,
+        parent=parent,
+        notebook=template_path,
+    )
     notebook = Path(output) if output else _default_output(trail, run.id, run_name)
     notebook.parent.mkdir(parents=True, exist_ok=True)
 
-    env_blob = trail.blobs.put_bytes(env_bytes)
     template_blob = trail.blobs.put_file(template_path, expected=template_fp.digest)
     batch = trail.batch()
-    batch.artifact(artifact_row(env_fp, "environment", (env_blob, "json")))
-    batch.edge(edge_row("used", run.id, env_fp.digest, name="environment"))
-    batch.artifact(
-        artifact_row(template_fp, trail.display_path(str(template_path)), (template_blob, "raw"))
+    env_blob = batch.add_blob(env_bytes)
+    batch.add(
+        NewArtifact.of(env_fp, "environment", (env_blob, "json")),
+        NewEdge("used", run.id, env_fp.digest, name="environment"),
+        NewArtifact.of(template_fp, trail.display_path(str(template_path)), (template_blob, "raw")),
+        NewEdge("used", run.id, template_fp.digest, name="template", path=str(template_path)),
     )
-    batch.edge(
-        edge_row("used", run.id, template_fp.digest, name="template", path=str(template_path))
-    )
+    for path in inputs:
+        fp = fingerprint_file(path, cache=trail.stat_cache)
+        batch.add(
+            NewArtifact.of(fp, trail.display_path(str(path))),
+            NewEdge("used", run.id, fp.digest, name="declared input", path=str(path)),
+        )
     batch.commit()
 
     outputs_file = Path(tempfile.mkstemp(prefix="nbtrail-outputs-", suffix=".json")[1])
+    capture_file = Path(tempfile.mkstemp(prefix="nbtrail-capture-", suffix=".txt")[1])
     kernel_env = {
         "NBTRAIL_PARENT_RUN": run.id,
         "NBTRAIL_NOTEBOOK": str(template_path),
         "NBTRAIL_OUTPUTS": str(outputs_file),
+        "NBTRAIL_CAPTURE_STATUS": str(capture_file),
         "NBTRAIL_HOME": str(trail.home) if trail.home else None,
     }
     failure: RunFailed | None = None
@@ -350,6 +375,9 @@ def _execute(
         outputs = {}
     finally:
         outputs_file.unlink(missing_ok=True)
+    missing = _capture_missing(trail, run.id, capture_file)
+    if missing is not None and failure is None:
+        failure, kind = missing, "capture"
     _finish(trail, run, notebook, outputs, failure)
     return TemplateResult(
         run_id=run.id,
@@ -360,8 +388,28 @@ def _execute(
         outputs=outputs,
         duration=time.perf_counter() - started,
         error=str(failure) if failure else None,
-        details=failure.details() if isinstance(failure, CellFailed) else None,
+        details=failure.details() if isinstance(failure, CellFailed) and kind != "usage" else None,
         kind_of_failure=kind,
+    )
+
+
+def _capture_missing(trail, run_id: str, status_file: Path) -> RunFailed | None:
+    """A failure when capture never started in the template's kernel, else None.
+
+    A run whose kernel recorded nothing is not an audited run: it fails, loudly, in one line,
+    with the reason the kernel gave if it gave one.
+    """
+    try:
+        reason = status_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        reason = ""
+    finally:
+        status_file.unlink(missing_ok=True)
+    if trail.runs(parent=run_id, kind="session", limit=1):
+        return None
+    why = f": {reason}" if reason else " (the nbtrail kernel extension did not load)"
+    return RunFailed(
+        f"capture did not start in the kernel{why}; nothing the notebook did is recorded"
     )
 
 
@@ -376,6 +424,12 @@ def _describe_failure(exc: Exception, notebook: Path, timeout) -> tuple[RunFaile
 
     if isinstance(exc, PapermillExecutionError):
         traceback = ANSI.sub("", "\n".join(exc.traceback))
+        if exc.ename in _USAGE_ERRORS:
+            # nbtrail refused a value (a parameter, a file): the sentence says it all.
+            message = f"cell {exc.cell_index}: {exc.evalue}"
+            return CellFailed(
+                message, exc.cell_index, exc.source, exc.ename, exc.evalue, traceback
+            ), "usage"
         if exc.ename == "GateFailed":
             message = f"{exc.evalue} (cell {exc.cell_index})"
             return CellFailed(
@@ -399,34 +453,32 @@ def _finish(trail, run, notebook: Path, outputs: dict, failure: RunFailed | None
     if notebook.is_file():
         fp = fingerprint_file(notebook, cache=None)
         blob = trail.blobs.put_file(notebook, expected=fp.digest)
-        row = artifact_row(fp, trail.display_path(str(notebook)), (blob, "raw"))
-        row["kind"] = "notebook"
-        batch.artifact(row)
-        batch.edge(
-            edge_row(
+        batch.add(
+            NewArtifact.of(fp, trail.display_path(str(notebook)), (blob, "raw"), kind="notebook"),
+            NewEdge(
                 "produced",
                 run.id,
                 fp.digest,
                 name="executed notebook",
                 path=str(notebook.resolve()),
-            )
+            ),
         )
-    recorded = {}
     for key, value in outputs.items():
-        recorded[key] = value
         if isinstance(value, str) and Path(value).is_file():
             path = str(Path(value).resolve())
             fp = fingerprint_file(path, cache=trail.stat_cache)
-            batch.artifact(artifact_row(fp, trail.display_path(path), None))
-            batch.edge(edge_row("produced", run.id, fp.digest, name=key, path=path))
-    attrs = {**run.record.attrs, "outputs": recorded, "executed_notebook": str(notebook)}
-    batch.update(_schema.runs, run.id, {"attrs": attrs}, "run.outputs")
-    values = {
-        "status": "failed" if failure else "succeeded",
-        "ended_at": dt.datetime.now(dt.UTC),
-        "error": str(failure) if failure else None,
-    }
-    batch.update(_schema.runs, run.id, values, "run.end")
+            batch.add(
+                NewArtifact.of(fp, trail.display_path(path)),
+                NewEdge("produced", run.id, fp.digest, name=key, path=path),
+            )
+    batch.add(
+        RunEnd(
+            run.id,
+            "failed" if failure else "succeeded",
+            error=str(failure) if failure else None,
+            attrs={"outputs": outputs, "executed_notebook": str(notebook)},
+        )
+    )
     batch.commit()
 
 

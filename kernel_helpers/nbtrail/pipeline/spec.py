@@ -16,9 +16,11 @@
 
 A parameter whose whole value is ``${STEP.outputs.NAME}`` receives that output's value as it is
 (a number stays a number); inside a longer string it is substituted as text. A step depends on
-the steps it refers to, and on those listed in ``needs``. Everything is checked when the spec is
-loaded, before any step runs: unknown keys, unknown or repeated steps, missing templates,
-parameters a template does not declare, cycles.
+the steps it refers to, and on those listed in ``needs``. ``inputs`` declares files (paths or
+globs, relative to the spec) the step depends on whatever capture sees, as DVC declares deps:
+they are always fingerprinted, and a step is reused only while they are unchanged. Everything
+is checked when the spec is loaded, before any step runs: unknown keys, unknown or repeated
+steps, missing templates, parameters a template does not declare, cycles.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .parameters import ParameterSpec, read_schema
 __all__ = ["PipelineSpec", "StepSpec", "load_spec", "resolve_parameters"]
 
 _REF = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_]\w*)\s*\}")
-_STEP_KEYS = {"name", "template", "parameters", "needs", "timeout"}
+_STEP_KEYS = {"name", "template", "parameters", "needs", "timeout", "inputs"}
 _SPEC_KEYS = {"name", "steps"}
 
 
@@ -47,6 +49,29 @@ class StepSpec:
     needs: tuple[str, ...] = ()
     timeout: float | None = None
     schema: dict[str, ParameterSpec] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # paths or globs, relative to the spec's folder
+    folder: Path = field(default_factory=Path)
+
+    def input_files(self) -> list[Path]:
+        """The files the declared ``inputs`` match now, sorted (each pattern must match one).
+
+        Raises
+        ------
+        UsageError
+            When a pattern matches no file.
+        """
+        found: dict[Path, None] = {}
+        for pattern in self.inputs:
+            base = Path(pattern).expanduser()
+            if base.is_absolute():
+                matches = sorted(Path(base.anchor).glob(str(base.relative_to(base.anchor))))
+            else:
+                matches = sorted(self.folder.glob(pattern))
+            matches = [m.resolve() for m in matches if m.is_file()]
+            if not matches:
+                raise UsageError(f"step {self.name!r}: declared input {pattern!r} matches no file")
+            found.update(dict.fromkeys(matches))
+        return sorted(found)
 
 
 @dataclass
@@ -87,6 +112,7 @@ class PipelineSpec:
                     "template": str(s.template),
                     "parameters": s.parameters,
                     "needs": list(s.needs),
+                    "inputs": list(s.inputs),
                 }
                 for s in self.steps
             ],
@@ -184,6 +210,11 @@ def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
     timeout = raw.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
         raise UsageError(f"{where}: 'timeout' must be a positive number of seconds")
+    inputs = raw.get("inputs") or []
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not all(isinstance(i, str) and i for i in inputs):
+        raise UsageError(f"{where}: 'inputs' must be a list of paths or glob patterns")
     return StepSpec(
         name=name,
         template=template_path,
@@ -191,6 +222,8 @@ def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
         needs=tuple(dict.fromkeys([*needs, *sorted(refs)])),
         timeout=timeout,
         schema=schema,
+        inputs=tuple(inputs),
+        folder=path.parent,
     )
 
 

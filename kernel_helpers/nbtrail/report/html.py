@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from .checks import CHECK_CSS, check_card
+from ..checks import CheckResult
+from ..checks._render import CHECK_CSS, check_card
 from .graph import lineage_svg
 from .runs import summarize
 
@@ -34,25 +35,6 @@ font-weight:600;color:#fff}
 pre{background:#f8f9fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 .graph{overflow-x:auto;border:1px solid #e0e0e0;padding:.5rem}
 """
-
-
-class _CheckView:
-    """A recorded check with its findings table loaded, for :func:`check_card`."""
-
-    def __init__(self, trail, record):
-        import io
-
-        import pandas as pd
-
-        self.name, self.status, self.summary = record.name, record.status, record.summary
-        self.metrics, self.thresholds = record.metrics or {}, record.thresholds or {}
-        self.subject, self.subject_name = record.artifact_id, None
-        self.details = pd.DataFrame()
-        if record.details:
-            try:
-                self.details = pd.read_parquet(io.BytesIO(trail.blobs.get_bytes(record.details)))
-            except Exception:  # noqa: BLE001 - a missing blob shows as no findings; verify reports it
-                self.details = pd.DataFrame()
 
 
 def _badge(status: str) -> str:
@@ -112,7 +94,8 @@ def render_report(trail, run_id: str, *, base: str | os.PathLike = ".") -> str:
             f"<td>{_link(step.notebook, base)}</td></tr>"
         )
     cards = [
-        f"<div class='muted'>step {html.escape(step)}</div>{check_card(_CheckView(trail, check))}"
+        f"<div class='muted'>step {html.escape(step)}</div>"
+        + check_card(CheckResult.from_record(trail, check))
         for step, check in summary.checks
     ]
     check_table = (

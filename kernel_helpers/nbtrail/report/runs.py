@@ -48,24 +48,20 @@ class RunSummary:
 def _step(trail, record, status: str | None = None) -> StepSummary:
     attrs = record.attrs or {}
     source_id = attrs.get("reused_from") or record.id
-    tree = [source_id] + [r.id for r in trail.descendants(source_id)]
-    metrics: dict[str, float] = {}
+    details = trail.run_details(source_id, tree=True)
+    metrics = {metric.key: metric.value for metric in details.metrics}
     used: dict[str, str] = {}
     produced: dict[str, tuple[str, str, str]] = {}
-    for run_id in tree:
-        details = trail.run_details(run_id)
-        for metric in details.metrics:
-            metrics[metric.key] = metric.value
-        for usage in details.used:
-            if usage.path and usage.name != "template":
-                used[usage.path] = usage.artifact.id
-        for usage in details.produced:
-            kind = usage.artifact.kind
-            if usage.path and usage.name != "executed notebook":
-                produced[usage.path] = (usage.path, usage.artifact.id, kind)
-            elif kind == "model":
-                label = usage.name or usage.artifact.name
-                produced[f"model:{usage.artifact.id}"] = (label, usage.artifact.id, kind)
+    for usage in details.used:
+        if usage.path and usage.name != "template":
+            used[usage.path] = usage.artifact.id
+    for usage in details.produced:
+        kind = usage.artifact.kind
+        if usage.path and usage.name != "executed notebook":
+            produced[usage.path] = (usage.path, usage.artifact.id, kind)
+        elif kind == "model":
+            label = usage.name or usage.artifact.name
+            produced[f"model:{usage.artifact.id}"] = (label, usage.artifact.id, kind)
     return StepSummary(
         name=record.name,
         status=status or ("reused" if attrs.get("reused_from") else record.status),
@@ -76,7 +72,7 @@ def _step(trail, record, status: str | None = None) -> StepSummary:
         notebook=attrs.get("executed_notebook"),
         error=record.error,
         reused_from=attrs.get("reused_from"),
-        checks=trail.checks(tree),
+        checks=details.checks,
         metrics=metrics,
         used_files=sorted(used.items()),
         produced=sorted(produced.values()),

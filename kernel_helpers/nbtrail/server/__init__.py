@@ -11,8 +11,9 @@ import threading
 from pathlib import Path
 
 from .config import NbtrailServer
-from .handlers import NAMESPACE, setup_handlers
+from .handlers import setup_handlers
 from .jobs import Jobs
+from .shapes import ENDPOINTS, NAMESPACE
 
 __all__ = ["NAMESPACE", "NbtrailServer", "State", "load_jupyter_server_extension"]
 
@@ -28,7 +29,11 @@ class State:
         self._lock = threading.Lock()
 
     def trail(self):
-        """The trail for this server's root, or None when there is none yet."""
+        """The trail for this server's root, opened read-only; None when there is none yet.
+
+        The server only reads: it never migrates the trail, never marks a run aborted, never
+        writes an event, so it needs no signing key and cannot spoil a signed trail.
+        """
         from ..config import load_settings
         from ..errors import TrailNotFound
         from ..store import open_trail
@@ -45,7 +50,7 @@ class State:
                 if settings.home is None and settings.store_url is None:
                     return None
                 try:
-                    self._trail = open_trail(self.root, settings=settings)
+                    self._trail = open_trail(self.root, settings=settings, readonly=True)
                 except TrailNotFound:
                     return None
             return self._trail
@@ -63,8 +68,11 @@ def load_jupyter_server_extension(serverapp) -> None:
     root = Path(serverapp.root_dir).expanduser().resolve()
     state = State(config, root)
     serverapp.web_app.settings["nbtrail"] = state
-    # The frontend learns the API's namespace from the page, so it is written only here.
-    serverapp.web_app.settings.setdefault("page_config_data", {})["nbtrailApi"] = NAMESPACE
+    # The frontend learns the API's namespace and endpoint names from the page, so they are
+    # written only here (and in .shapes, where they are defined).
+    page = serverapp.web_app.settings.setdefault("page_config_data", {})
+    page["nbtrailApi"] = NAMESPACE
+    page["nbtrailEndpoints"] = ENDPOINTS
     setup_handlers(serverapp.web_app)
     serverapp.log.info("nbtrail: API at /%s, root %s", NAMESPACE, root)
 

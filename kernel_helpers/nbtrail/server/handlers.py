@@ -1,15 +1,19 @@
 """The JSON API under ``/nbtrail/api/``: every handler authenticated and authorised.
 
-Routes are built in one place (:data:`ROUTES`); the frontend's ``request.ts`` joins the same
-namespace. Handlers are stateless: they read the extension's settings, the shared trail and
-the job table from the Tornado application settings. Paths are notebook paths relative to the
-server's root, as JupyterLab's contents API uses them; a path that resolves outside the root
-is refused with 403. Errors are JSON with real status codes: 400 bad input, 403 a path outside
-the root, 404 an unknown run or notebook, 409 too many jobs.
+Routes are built in one place (:data:`ROUTES`, from :data:`.shapes.ENDPOINTS`); the frontend
+receives the namespace and the endpoint names through the page config. Handlers are stateless:
+they read the extension's settings, the shared read-only trail and the job table from the
+Tornado application settings, and do their database work on a worker thread, never on the
+event loop, as jupyter-resource-usage does. Paths are notebook paths relative to the server's
+root, as JupyterLab's contents API uses them; a path that resolves outside the root is refused
+with 403. Starting a job runs code, so it needs the ``execute`` permission, not just ``write``.
+Errors are JSON with real status codes: 400 bad input, 403 a path outside the root or a
+permission missing, 404 an unknown run or notebook, 409 too many jobs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -18,13 +22,13 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from .._json import jsonable
 from ..errors import NbtrailError, RunNotFound
-from ..store._audit import jsonable
 from . import views
+from .jobs import TooManyJobs
+from .shapes import ENDPOINTS, NAMESPACE
 
 __all__ = ["NAMESPACE", "ROUTES", "setup_handlers"]
-
-NAMESPACE = "nbtrail/api"
 
 
 class BaseHandler(APIHandler):
@@ -75,10 +79,16 @@ class BaseHandler(APIHandler):
     def trail_or_none(self):
         return self.nbtrail.trail()
 
+    async def off_loop(self, function, *args, **kwargs):
+        """Run database work on a worker thread; the event loop keeps serving."""
+        return await asyncio.to_thread(function, *args, **kwargs)
+
     def write_error(self, status_code: int, **kwargs) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, RunNotFound):
             status_code, message = 404, str(error)
+        elif isinstance(error, TooManyJobs):
+            status_code, message = 409, str(error)
         elif isinstance(error, NbtrailError):
             status_code, message = 400, str(error)
         elif isinstance(error, tornado.web.HTTPError):
@@ -110,8 +120,8 @@ class StatusHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self) -> None:
-        trail = self.trail_or_none()
+    async def get(self) -> None:
+        trail = await self.off_loop(self.trail_or_none)
         self.reply(
             {
                 "trail": trail.url if trail else None,
@@ -127,18 +137,18 @@ class RunsHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         notebook = self.notebook_path(self.get_argument("notebook", None), required=False)
+        limit = self.limit_argument(50)
+        self.reply(await self.off_loop(self._runs, notebook, limit))
+
+    def _runs(self, notebook, limit: int) -> dict:
         trail = self.trail_or_none()
         if trail is None:
-            return self.reply({"runs": []})
-        limit = self.limit_argument(50)
+            return {"runs": []}
         runs = views.notebook_runs(trail, str(notebook) if notebook else None, limit=limit)
-        failing = {}
-        for run in runs[:10]:
-            tree = [run.id] + [r.id for r in trail.descendants(run.id)]
-            failing[run.id] = sum(c.status in ("fail", "error") for c in trail.checks(tree))
-        self.reply({"runs": [r.to_dict() | {"failing_checks": failing.get(r.id)} for r in runs]})
+        failing = views.failing_checks(trail, [r.id for r in runs[:10]])
+        return {"runs": [r.to_dict() | {"failing_checks": failing.get(r.id)} for r in runs]}
 
 
 class RunHandler(BaseHandler):
@@ -146,11 +156,14 @@ class RunHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self, run_id: str) -> None:
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.off_loop(self._run, run_id))
+
+    def _run(self, run_id: str) -> dict:
         trail = self.trail_or_none()
         if trail is None:
             raise tornado.web.HTTPError(404, "no trail")
-        self.reply(views.run_view(trail, trail.get_run(run_id).id))
+        return views.run_view(trail, trail.get_run(run_id).id)
 
 
 class LineageHandler(BaseHandler):
@@ -158,13 +171,16 @@ class LineageHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self) -> None:
-        trail, run_id = self.target_run()
-        if run_id is None:
-            return self.reply({"run": None, "nodes": [], "edges": []})
+    async def get(self) -> None:
         kinds = self.get_argument("kinds", "")
         wanted = {k for k in kinds.split(",") if k} or None
-        self.reply(views.lineage_view(trail, run_id, kinds=wanted))
+        self.reply(await self.off_loop(self._lineage, wanted))
+
+    def _lineage(self, wanted) -> dict:
+        trail, run_id = self.target_run()
+        if run_id is None:
+            return {"run": None, "nodes": [], "edges": []}
+        return views.lineage_view(trail, run_id, kinds=wanted)
 
 
 class ChecksHandler(BaseHandler):
@@ -172,12 +188,15 @@ class ChecksHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
+        self.reply(await self.off_loop(self._checks))
+
+    def _checks(self) -> dict:
         trail, run_id = self.target_run()
         if run_id is None:
-            return self.reply({"run": None, "checks": []})
+            return {"run": None, "checks": []}
         checks = views.checks_view(trail, run_id, max_rows=self.nbtrail.config.max_rows)
-        self.reply({"run": run_id, "checks": checks})
+        return {"run": run_id, "checks": checks}
 
 
 class ArtifactsHandler(BaseHandler):
@@ -185,13 +204,16 @@ class ArtifactsHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
+        limit = self.limit_argument(100)
+        kind = self.get_argument("kind", None)
+        self.reply(await self.off_loop(self._artifacts, kind, limit))
+
+    def _artifacts(self, kind, limit: int) -> dict:
         trail = self.trail_or_none()
         if trail is None:
-            return self.reply({"artifacts": []})
-        limit = self.limit_argument(100)
-        records = trail.artifacts(kind=self.get_argument("kind", None), limit=limit)
-        self.reply({"artifacts": [a.to_dict() for a in records]})
+            return {"artifacts": []}
+        return {"artifacts": [a.to_dict() for a in trail.artifacts(kind=kind, limit=limit)]}
 
 
 class SchemaHandler(BaseHandler):
@@ -199,13 +221,13 @@ class SchemaHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         from ..pipeline.parameters import read_schema
 
         notebook = self.notebook_path(self.get_argument("notebook", None))
         if not notebook.is_file():
             raise tornado.web.HTTPError(404, "no such notebook")
-        schema = read_schema(notebook)
+        schema = await self.off_loop(read_schema, notebook)
         self.reply(
             {
                 "notebook": self.get_argument("notebook"),
@@ -217,11 +239,14 @@ class SchemaHandler(BaseHandler):
 
 
 class JobsHandler(BaseHandler):
-    """POST ``{"notebook": PATH, "parameters": {...}}``: start an audited run of a notebook."""
+    """POST ``{"notebook": PATH, "parameters": {...}}``: start an audited run of a notebook.
+
+    Running a notebook runs code: the ``execute`` permission is required, as for kernels.
+    """
 
     @tornado.web.authenticated
-    @authorized
-    def post(self) -> None:
+    @authorized(action="execute")
+    async def post(self) -> None:
         from ..pipeline.parameters import read_schema, validate
 
         try:
@@ -236,11 +261,9 @@ class JobsHandler(BaseHandler):
         parameters = body.get("parameters") or {}
         if not isinstance(parameters, dict):
             raise tornado.web.HTTPError(400, "'parameters' must be an object")
-        validate(read_schema(notebook), parameters, template=notebook.name)
-        jobs = self.nbtrail.jobs
-        if jobs.running() >= jobs.max_jobs:
-            raise tornado.web.HTTPError(409, f"{jobs.max_jobs} runs are already going")
-        job = jobs.start(notebook, parameters)
+        schema = await self.off_loop(read_schema, notebook)
+        validate(schema, parameters, template=notebook.name)
+        job = self.nbtrail.jobs.start(notebook, parameters)  # refuses (409) beyond max_jobs
         self.set_status(202)
         self.reply(job.to_dict())
 
@@ -257,16 +280,21 @@ class JobHandler(BaseHandler):
         self.reply(job.to_dict())
 
 
+_IDS = {"run": r"([0-9a-fA-F-]{4,36})", "job": r"([0-9a-f]{12})"}
+_HANDLERS = {
+    "status": StatusHandler,
+    "runs": RunsHandler,
+    "run": RunHandler,
+    "lineage": LineageHandler,
+    "checks": ChecksHandler,
+    "artifacts": ArtifactsHandler,
+    "schema": SchemaHandler,
+    "jobs": JobsHandler,
+    "job": JobHandler,
+}
 ROUTES = [
-    ("status", StatusHandler),
-    ("runs", RunsHandler),
-    (r"runs/([0-9a-fA-F-]{4,36})", RunHandler),
-    ("lineage", LineageHandler),
-    ("checks", ChecksHandler),
-    ("artifacts", ArtifactsHandler),
-    ("schema", SchemaHandler),
-    ("jobs", JobsHandler),
-    (r"jobs/([0-9a-f]{12})", JobHandler),
+    (ENDPOINTS[name].replace("{id}", _IDS.get(name, "")), handler)
+    for name, handler in _HANDLERS.items()
 ]
 
 

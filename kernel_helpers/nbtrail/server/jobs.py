@@ -17,9 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Job", "Jobs"]
+from ..errors import NbtrailError
+
+__all__ = ["Job", "Jobs", "TooManyJobs"]
 
 OUTPUT_FOLDER = "nbtrail-runs"
+
+
+class TooManyJobs(NbtrailError):
+    """As many jobs as ``max_jobs`` allows are running; the server answers 409."""
 
 
 @dataclass
@@ -62,10 +68,30 @@ class Jobs:
 
     def running(self) -> int:
         """Jobs still running."""
-        return sum(1 for job in self._jobs.values() if self.poll(job).status == "running")
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return sum(1 for job in jobs if self.poll(job).status == "running")
 
     def start(self, notebook: Path, parameters: dict) -> Job:
-        """Start ``nbtrail run`` for a notebook (already checked to lie inside the root)."""
+        """Start ``nbtrail run`` for a notebook (already checked to lie inside the root).
+
+        The count of running jobs and the start are one step under the lock, so two requests
+        arriving together cannot both take the last place.
+
+        Raises
+        ------
+        TooManyJobs
+            When ``max_jobs`` jobs are already running.
+        """
+        with self._lock:
+            busy = sum(1 for job in self._jobs.values() if self.poll(job).status == "running")
+            if busy >= self.max_jobs:
+                raise TooManyJobs(f"{self.max_jobs} runs are already going; wait for one to end")
+            job = self._launch(notebook, parameters)
+            self._jobs[job.id] = job
+        return job
+
+    def _launch(self, notebook: Path, parameters: dict) -> Job:
         job_id = uuid.uuid4().hex[:12]
         relative = notebook.relative_to(self.root)
         stem = f"{notebook.stem}-{job_id}"
@@ -106,8 +132,6 @@ class Jobs:
             process,
         )
         job._params_file = params  # removed once the job ends
-        with self._lock:
-            self._jobs[job_id] = job
         return job
 
     def get(self, job_id: str) -> Job | None:

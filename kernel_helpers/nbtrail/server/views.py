@@ -1,53 +1,49 @@
-"""What the API returns: the trail, read for one notebook (or run), as JSON-ready data.
+"""What the API returns: the trail, read for one notebook (or run), as the shapes of :mod:`.shapes`.
 
 A notebook's view is its newest session run (``%load_ext nbtrail`` in JupyterLab) or template
-run: the runs recorded for it, the lineage graph of the artifacts its cells read, derived and
-wrote, and its checks with their findings.
+run: the runs recorded for it (found by the indexed ``notebook`` column), the lineage graph of
+the artifacts its cells read, derived and wrote, and its checks with their findings and their
+cards. Every view costs a fixed number of queries, whatever the number of runs and checks.
 """
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
+from .._json import jsonable
+from ..checks import CheckResult, check_card
+from ..vocabulary import failing
 
-import pandas as pd
-
-from ..store._audit import jsonable
-
-__all__ = ["checks_view", "lineage_view", "notebook_runs", "run_view"]
+__all__ = ["checks_view", "failing_checks", "lineage_view", "notebook_runs", "run_view"]
 
 _HIDDEN_KINDS = {"code", "environment", "notebook"}
 
 
-def _matches(record, notebook: str) -> bool:
-    attrs = record.attrs or {}
-    for key in ("notebook",):
-        value = attrs.get(key)
-        if value and Path(value).expanduser().resolve(strict=False) == Path(notebook):
-            return True
-    return False
-
-
 def notebook_runs(trail, notebook: str | None, *, limit: int = 50) -> list:
     """Runs recorded for a notebook (kernel sessions and template runs), newest first."""
-    found = []
-    for kind in ("session", "template"):
-        for record in trail.runs(kind=kind, limit=max(limit * 4, 200)):
-            if notebook is None or _matches(record, notebook):
-                found.append(record)
+    if notebook is None:
+        found = trail.runs(kind="session", limit=limit) + trail.runs(kind="template", limit=limit)
+    else:
+        found = [
+            r
+            for r in trail.runs(notebook=notebook, limit=limit)
+            if r.kind in ("session", "template")
+        ]
     found.sort(key=lambda r: (r.started_at, r.id), reverse=True)
     return found[:limit]
 
 
-def _subtree(trail, run_id: str) -> list:
-    return [trail.get_run(run_id), *trail.descendants(run_id)]
+def failing_checks(trail, run_ids: list[str]) -> dict[str, int]:
+    """How many checks failed or errored in each run's subtree (one query per tree level)."""
+    root_of = trail.roots(run_ids)
+    counts = dict.fromkeys(run_ids, 0)
+    for check in trail.checks(list(root_of)):
+        if failing(check.status):
+            counts[root_of[check.run_id]] += 1
+    return counts
 
 
 def run_view(trail, run_id: str) -> dict:
     """One run with its children, metrics and checks."""
-    details = trail.run_details(run_id)
-    data = details.to_dict()
-    data["children"] = [c.to_dict() for c in trail.descendants(run_id) if c.parent_id == run_id]
+    data = trail.run_details(run_id).to_dict()
     return data
 
 
@@ -60,16 +56,22 @@ def lineage_view(trail, run_id: str, *, kinds: set | None = None) -> dict:
     graph is contracted through them: a file that reached a model through hidden data frames
     keeps an edge (kind ``via``) to the model.
     """
-    runs = _subtree(trail, run_id)
+    details = trail.run_details(run_id, tree=True)
     nodes: dict[str, dict] = {}
     edges: set[tuple[str, str, str]] = set()
-    for record in runs:
-        details = trail.run_details(record.id)
-        used = [u for u in details.used if u.artifact.kind not in _HIDDEN_KINDS]
-        produced = [u for u in details.produced if u.artifact.kind not in _HIDDEN_KINDS]
-        for usage in used + produced:
+    used_by: dict[str, list] = {}
+    produced_by: dict[str, list] = {}
+    for usage in details.used:
+        if usage.artifact.kind not in _HIDDEN_KINDS:
+            used_by.setdefault(usage.run_id, []).append(usage)
+    for usage in details.produced:
+        if usage.artifact.kind not in _HIDDEN_KINDS:
+            produced_by.setdefault(usage.run_id, []).append(usage)
+    for run in details.runs:
+        produced = produced_by.get(run, [])
+        for usage in used_by.get(run, []) + produced:
             art = usage.artifact
-            label = usage.name or (Path(usage.path).name if usage.path else art.name)
+            label = usage.name or (usage.path.rsplit("/", 1)[-1] if usage.path else art.name)
             node = nodes.setdefault(
                 art.id,
                 {
@@ -78,19 +80,22 @@ def lineage_view(trail, run_id: str, *, kinds: set | None = None) -> dict:
                     "kind": art.kind,
                     "path": usage.path,
                     "snapshot": bool(art.snapshot),
-                    "run": record.id,
+                    "run": run,
                 },
             )
             if usage.name and node["label"] != usage.name and usage in produced:
                 node["label"] = usage.name
-        derived = _derived_edges(trail, record.id)
-        with_sources = {target for _, target in derived}
-        for source, target in derived:
-            edges.add((source, target, "derived"))
-        for out in produced:
+    derived: dict[str, list[tuple[str, str]]] = {}
+    for run, source, target in trail.derived_edges(list(details.runs)):
+        derived.setdefault(run, []).append((source, target))
+    for run in details.runs:
+        pairs = derived.get(run, [])
+        with_sources = {target for _, target in pairs}
+        edges.update((source, target, "derived") for source, target in pairs)
+        for out in produced_by.get(run, []):
             if out.artifact.id in with_sources:
                 continue
-            for inp in used:
+            for inp in used_by.get(run, []):
                 if inp.artifact.id != out.artifact.id:
                     edges.add((inp.artifact.id, out.artifact.id, "cell"))
     edges = {e for e in edges if e[0] in nodes and e[1] in nodes}
@@ -129,35 +134,16 @@ def _contract(nodes: dict, edges: set, kinds: set) -> tuple[dict, set]:
     return {n: nodes[n] for n in kept}, contracted
 
 
-def _derived_edges(trail, run_id: str) -> list[tuple[str, str]]:
-    import sqlalchemy as sa
-
-    from ..store import _db, _schema
-
-    e = _schema.edges
-    with _db.read(trail.engine) as conn:
-        rows = conn.execute(
-            sa.select(e.c.source_id, e.c.artifact_id).where(
-                e.c.run_id == run_id, e.c.kind == "derived"
-            )
-        ).all()
-    return [(s, t) for s, t in rows]
-
-
 def checks_view(trail, run_id: str, *, max_rows: int = 200) -> list[dict]:
-    """The checks recorded in a run and below it, with (bounded) findings."""
-    ids = [r.id for r in _subtree(trail, run_id)]
+    """The checks recorded in a run and below it: findings (bounded) and the rendered card."""
+    ids = [run_id] + [r.id for r in trail.descendants(run_id)]
     out = []
-    for check in trail.checks(ids):
-        data = check.to_dict()
-        data["details"] = []
-        data["details_rows"] = 0
-        if check.details:
-            try:
-                frame = pd.read_parquet(io.BytesIO(trail.blobs.get_bytes(check.details)))
-                data["details_rows"] = len(frame)
-                data["details"] = jsonable(frame.head(max_rows).to_dict(orient="records"))
-            except Exception:  # noqa: BLE001 - a missing findings blob: `nbtrail verify` reports it
-                data["details"] = []
+    for record in trail.checks(ids):
+        result = CheckResult.from_record(trail, record)
+        data = record.to_dict()
+        data["subjects"] = [s.to_dict() for s in result.subjects]
+        data["details_rows"] = len(result.details)
+        data["details"] = jsonable(result.details.head(max_rows).to_dict(orient="records"))
+        data["html"] = check_card(result)
         out.append(data)
     return out

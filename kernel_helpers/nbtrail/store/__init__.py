@@ -1,29 +1,68 @@
-"""The trail store: database of facts, hash-chained audit log, content-addressed blobs."""
+"""The trail store: database of facts, hash-chained audit log, content-addressed blobs.
 
+Everything above the store writes through its write API: validated facts (:class:`NewRun`,
+:class:`RunEnd`, :class:`NewCheck`...) added to a :class:`Batch`, or the :class:`Run` handle.
+Nothing outside this package builds a row of the schema.
+"""
+
+from ._batch import Batch
 from ._blobs import BlobStore, FsspecBlobStore, LocalBlobStore, open_blob_store
+from ._facts import (
+    NewArtifact,
+    NewCheck,
+    NewEdge,
+    NewMetric,
+    NewRun,
+    RunEnd,
+    RunUpdate,
+    check_metrics,
+)
 from ._lineage import Lineage
-from ._records import ArtifactRecord, CheckRecord, MetricRecord, RunDetails, RunRecord, Usage
-from ._trail import CHECK_STATUSES, RUN_STATUSES, Run, Trail, init_trail, open_trail
+from ._open import init_trail, open_or_create_trail, open_trail
+from ._queries import notebook_key
+from ._records import (
+    ArtifactRecord,
+    CheckRecord,
+    MetricRecord,
+    RunDetails,
+    RunRecord,
+    Subject,
+    Usage,
+)
+from ._run import Run
+from ._snapshot import table_parquet
+from ._trail import Trail
 from ._verify import Problem, VerifyReport
 
 __all__ = [
-    "CHECK_STATUSES",
-    "RUN_STATUSES",
     "ArtifactRecord",
+    "Batch",
     "BlobStore",
     "CheckRecord",
     "FsspecBlobStore",
     "Lineage",
     "LocalBlobStore",
     "MetricRecord",
+    "NewArtifact",
+    "NewCheck",
+    "NewEdge",
+    "NewMetric",
+    "NewRun",
     "Problem",
     "Run",
     "RunDetails",
+    "RunEnd",
     "RunRecord",
+    "RunUpdate",
+    "Subject",
     "Trail",
     "Usage",
     "VerifyReport",
+    "check_metrics",
     "init_trail",
+    "notebook_key",
     "open_blob_store",
+    "open_or_create_trail",
     "open_trail",
+    "table_parquet",
 ]

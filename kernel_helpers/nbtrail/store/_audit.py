@@ -10,66 +10,27 @@ verifies.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
-import json
-import math
 from collections.abc import Mapping
 
-import numpy as np
+from .._json import canonical
+from ._schema import LATER_COLUMNS
 
-__all__ = ["GENESIS", "canonical", "event_hash", "jsonable", "row_digest", "sign"]
+__all__ = ["GENESIS", "event_hash", "row_digest", "sign", "signature_matches"]
 
 GENESIS = "0" * 64
 
 
-def jsonable(value):
-    """Convert a value to plain JSON data that reads back identically from any database.
+def row_digest(row: Mapping, table: str) -> str:
+    """Return the SHA-256 hex digest of a fact row of ``table`` as canonical JSON.
 
-    numpy scalars and arrays become Python numbers and lists; non-finite floats become the
-    strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (JSON has no spelling for them and
-    PostgreSQL's json type refuses them); paths, datetimes and other objects become strings.
+    A NULL in a column added after the first schema is left out, so rows written before the
+    column existed keep the digest their events recorded.
     """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [jsonable(v) for v in value]
-        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, dt.datetime):
-        return _iso(value)
-    return str(value)
-
-
-def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def canonical(data: Mapping) -> bytes:
-    """Serialise a mapping as canonical JSON: sorted keys, no spaces, UTF-8."""
-    return json.dumps(
-        jsonable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def row_digest(row: Mapping) -> str:
-    """Return the SHA-256 hex digest of a fact row as canonical JSON."""
-    return hashlib.sha256(canonical(row)).hexdigest()
+    later = LATER_COLUMNS.get(table, ())
+    data = {k: v for k, v in row.items() if v is not None or k not in later}
+    return hashlib.sha256(canonical(data)).hexdigest()
 
 
 _EVENT_FIELDS = (
@@ -92,3 +53,8 @@ def event_hash(event: Mapping) -> str:
 def sign(key: bytes, hash_hex: str) -> str:
     """Return the HMAC-SHA256 signature of an event hash."""
     return hmac.new(key, hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def signature_matches(key: bytes, hash_hex: str, signature: str | None) -> bool:
+    """Whether ``signature`` is the key's signature of ``hash_hex`` (constant time)."""
+    return bool(signature) and hmac.compare_digest(signature, sign(key, hash_hex))

@@ -1,14 +1,16 @@
 """Writing facts: a batch of facts and their events, committed in one transaction.
 
 Every write to the trail goes through a :class:`Batch`, whether it holds one fact (a metric
-logged by hand) or hundreds (a notebook cell's captured reads and writes). On commit, under the
-writer lock, it
+logged by hand) or hundreds (a notebook cell's captured reads and writes). Facts are added
+with its verbs (:meth:`Batch.start_run`, :meth:`Batch.end_run`, :meth:`Batch.add_check`...)
+or as validated values from :mod:`._facts`. On commit it
 
-1. drops what the trail already holds (an artifact is stored once; the same edge is one fact),
-2. inserts the new rows table by table, then applies updates,
-3. reads every touched row back, and
-4. appends one event per fact, in the order the facts were added, each with the digest of the
-   row exactly as the database stored it.
+1. stores the blobs the facts refer to (content-addressed, idempotent),
+2. then, in one transaction under the writer lock, drops what the trail already holds (an
+   artifact is stored once; the same edge is one fact), inserts the new rows, applies updates
+   (merging attributes into what the row holds now; refusing to end a run that has ended),
+3. reads every touched row back and appends one event per fact, in the order the facts were
+   added, each with the digest of the row exactly as the database stored it.
 
 So a fact and its event are committed together or not at all, and a batch of any size costs
 a handful of statements. An update to a row inserted in the same batch is folded into the
@@ -19,17 +21,37 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..errors import RunAlreadyEnded, RunNotFound, UsageError
 from . import _db, _schema
-from ._audit import GENESIS, event_hash, jsonable, row_digest, sign
+from ._audit import GENESIS, event_hash, row_digest, sign
+from ._facts import (
+    NewArtifact,
+    NewCheck,
+    NewEdge,
+    NewMetric,
+    NewRun,
+    RunEnd,
+    RunUpdate,
+    edge_key,
+)
 
 __all__ = ["Batch"]
 
 _BATCH_IN = 5000  # ids per IN (...) list
+_HANDLERS = {
+    NewRun: "_op_new_run",
+    RunEnd: "_op_run_end",
+    RunUpdate: "_op_run_update",
+    NewArtifact: "_op_artifact",
+    NewEdge: "_op_edge",
+    NewMetric: "_op_metric",
+    NewCheck: "_op_check",
+}
 
 
 @dataclass
@@ -39,16 +61,13 @@ class _Op:
     key: str
     values: dict
     action: str
+    merge: tuple[str, ...] = ()  # JSON columns merged into the row's current value
+    must_run: bool = False  # the run must still be running (ending it)
+    extra: dict = field(default_factory=dict)
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _edge_key(values: dict) -> tuple:
-    return tuple(
-        values.get(k) for k in ("kind", "run_id", "artifact_id", "source_id", "name", "path")
-    )
 
 
 class Batch:
@@ -63,33 +82,111 @@ class Batch:
     def __init__(self, trail):
         self.trail = trail
         self._ops: list[_Op] = []
+        self._blobs: list[bytes] = []
 
     def __len__(self) -> int:
         return len(self._ops)
 
-    def insert(self, table: sa.Table, row: dict, action: str) -> None:
-        """Add a new fact row (its ``id`` must be new)."""
-        self._ops.append(_Op("insert", table, row["id"], row, action))
+    # -- verbs ------------------------------------------------------------------------------
 
-    def update(self, table: sa.Table, key: str, values: dict, action: str) -> None:
-        """Change columns of an existing fact row."""
-        self._ops.append(_Op("update", table, key, values, action))
+    def add(self, *facts) -> None:
+        """Add validated facts (:mod:`nbtrail.store._facts` values), in order."""
+        for fact in facts:
+            handler = _HANDLERS.get(type(fact))
+            if handler is None:
+                raise UsageError(f"not a trail fact: {type(fact).__name__}")
+            getattr(self, handler)(fact)
 
-    def artifact(self, row: dict) -> None:
-        """Add an artifact unless the trail holds it; attach a snapshot it lacks."""
-        self._ops.append(_Op("artifact", _schema.artifacts, row["id"], row, "artifact.add"))
+    def start_run(self, name: str, **fields) -> str:
+        """Start a run (see :class:`NewRun` for the fields); return its id."""
+        fact = NewRun(name, **fields)
+        self.add(fact)
+        return fact.id
 
-    def edge(self, row: dict) -> None:
-        """Add an edge unless the same edge is already recorded."""
-        self._ops.append(_Op("edge", _schema.edges, row["id"], row, f"edge.{row['kind']}"))
+    def end_run(self, run_id: str, status: str = "succeeded", **fields) -> None:
+        """End a running run; the commit refuses a run that has already ended."""
+        self.add(RunEnd(run_id, status, **fields))
+
+    def update_run(self, run_id: str, *, params=None, attrs=None, action="run.update") -> None:
+        """Merge parameters or attributes into a run's."""
+        self.add(RunUpdate(run_id, params=params, attrs=attrs, action=action))
+
+    def add_artifact(self, fp, name: str, snapshot=None, *, kind=None) -> str:
+        """Add the artifact of a fingerprint (once); return its fingerprint."""
+        fact = NewArtifact.of(fp, name, snapshot, kind=kind)
+        self.add(fact)
+        return fact.id
+
+    def add_edge(self, kind: str, run_id: str, artifact_id: str, **fields) -> None:
+        """Add an edge (see :class:`NewEdge`) unless the same edge is recorded."""
+        self.add(NewEdge(kind, run_id, artifact_id, **fields))
+
+    def add_metric(self, run_id: str, key: str, value, step=None) -> None:
+        """Add a metric of a run."""
+        self.add(NewMetric(run_id, key, value, step))
+
+    def add_check(self, fact: NewCheck) -> str:
+        """Add a check's verdict and an edge to each of its subjects; return the check's id."""
+        self.add(fact)
+        return fact.id
+
+    def add_blob(self, data: bytes) -> str:
+        """Store bytes in the blob store at commit, before the facts that refer to them."""
+        from ..fingerprints import digest_bytes
+
+        self._blobs.append(bytes(data))
+        return digest_bytes(data)
+
+    # -- facts to operations ------------------------------------------------------------------
+
+    def _op_new_run(self, fact: NewRun) -> None:
+        row = fact.row(self.trail.actor)
+        self._ops.append(_Op("insert", _schema.runs, fact.id, row, fact.action))
+
+    def _op_run_end(self, fact: RunEnd) -> None:
+        values = {"status": fact.status, "ended_at": fact.ended_at, "error": fact.error}
+        merge = ()
+        if fact.attrs is not None:
+            values["attrs"], merge = fact.attrs, ("attrs",)
+        op = _Op("update", _schema.runs, fact.run_id, values, fact.action, merge, must_run=True)
+        self._ops.append(op)
+
+    def _op_run_update(self, fact: RunUpdate) -> None:
+        values = {k: v for k, v in (("params", fact.params), ("attrs", fact.attrs)) if v}
+        if values:
+            self._ops.append(
+                _Op("update", _schema.runs, fact.run_id, values, fact.action, tuple(values))
+            )
+
+    def _op_artifact(self, fact: NewArtifact) -> None:
+        self._ops.append(_Op("artifact", _schema.artifacts, fact.id, fact.row(), "artifact.add"))
+
+    def _op_edge(self, fact: NewEdge) -> None:
+        row = fact.row()
+        self._ops.append(_Op("edge", _schema.edges, fact.id, row, f"edge.{fact.kind}"))
+
+    def _op_metric(self, fact: NewMetric) -> None:
+        self._ops.append(_Op("insert", _schema.metrics, fact.id, fact.row(), "metric.add"))
+
+    def _op_check(self, fact: NewCheck) -> None:
+        digest = self.add_blob(fact.details) if fact.details is not None else None
+        self._ops.append(_Op("insert", _schema.checks, fact.id, fact.row(digest), "check.add"))
+        for edge in fact.edges():
+            self._op_edge(edge)
 
     # -- commit ---------------------------------------------------------------------------
 
     def commit(self) -> dict[tuple[str, str], dict]:
         """Write everything; return the stored rows by (table name, id)."""
-        if not self._ops:
+        if not self._ops and not self._blobs:
             return {}
         trail = self.trail
+        trail._check_writable()
+        for data in self._blobs:
+            trail.blobs.put_bytes(data)
+        self._blobs = []
+        if not self._ops:
+            return {}
         with _db.write(trail.engine) as conn:
             ops = self._resolve(conn)
             self._apply(conn, ops)
@@ -100,7 +197,7 @@ class Batch:
 
     def _resolve(self, conn: Connection) -> list[_Op]:
         """Turn artifact and edge ops into inserts or updates, dropping what already exists."""
-        a = _schema.artifacts
+        a, e = _schema.artifacts, _schema.edges
         digests = [op.key for op in self._ops if op.kind == "artifact"]
         existing: dict[str, str | None] = {}
         for chunk in _chunks(digests):
@@ -110,14 +207,9 @@ class Batch:
                 existing[ident] = snapshot
         run_ids = list({op.values["run_id"] for op in self._ops if op.kind == "edge"})
         known_edges: set[tuple] = set()
-        e = _schema.edges
         for chunk in _chunks(run_ids):
-            rows = conn.execute(
-                sa.select(
-                    e.c.kind, e.c.run_id, e.c.artifact_id, e.c.source_id, e.c.name, e.c.path
-                ).where(e.c.run_id.in_(chunk))
-            )
-            known_edges.update(tuple(r) for r in rows)
+            rows = conn.execute(sa.select(e).where(e.c.run_id.in_(chunk))).mappings()
+            known_edges.update(edge_key(r) for r in rows)
 
         resolved: list[_Op] = []
         inserted: dict[tuple[str, str], _Op] = {}
@@ -134,16 +226,13 @@ class Batch:
                 else:
                     continue
             elif op.kind == "edge":
-                key = _edge_key(op.values)
+                key = edge_key(op.values)
                 if key in known_edges:
                     continue
                 known_edges.add(key)
                 op = _Op("insert", op.table, op.key, op.values, op.action)
             if op.kind == "update" and (op.table.name, op.key) in inserted:
-                # Fold into the insert made earlier in this batch: one row, one event.
-                first = inserted[(op.table.name, op.key)]
-                first.values = {**first.values, **op.values}
-                first.action = f"{first.action}+{op.action.rsplit('.', 1)[-1]}"[:32]
+                _fold(inserted[(op.table.name, op.key)], op)
                 continue
             if op.kind == "insert":
                 op = _Op("insert", op.table, op.key, dict(op.values), op.action)
@@ -163,11 +252,7 @@ class Batch:
             conn.execute(tables[name].insert(), rows)
         for op in ops:
             if op.kind == "update":
-                result = conn.execute(
-                    op.table.update().where(op.table.c.id == op.key).values(**op.values)
-                )
-                if result.rowcount != 1:
-                    raise LookupError(f"no {op.table.name} row {op.key} to update")
+                _update(conn, op)
 
     @staticmethod
     def _read_back(conn: Connection, ops: list[_Op]) -> dict[tuple[str, str], dict]:
@@ -202,7 +287,7 @@ class Batch:
                 "action": op.action,
                 "subject_type": op.table.name,
                 "subject_id": op.key,
-                "digest": row_digest(stored[(op.table.name, op.key)]),
+                "digest": row_digest(stored[(op.table.name, op.key)], op.table.name),
                 "prev_hash": prev,
             }
             event["hash"] = event_hash(event)
@@ -213,21 +298,41 @@ class Batch:
             conn.execute(events.insert(), rows)
 
 
+def _fold(first: _Op, op: _Op) -> None:
+    """Apply an update to a row inserted earlier in the same batch: one row, one event."""
+    if op.must_run and first.values.get("status") != "running":
+        raise RunAlreadyEnded(f"run {op.key} has already ended ({first.values.get('status')})")
+    values = dict(op.values)
+    for column in op.merge:
+        values[column] = {**(first.values.get(column) or {}), **values[column]}
+    first.values = {**first.values, **values}
+    first.action = f"{first.action}+{op.action.rsplit('.', 1)[-1]}"[:32]
+
+
+def _update(conn: Connection, op: _Op) -> None:
+    """Apply one update: merge JSON columns into their current value; guard run endings."""
+    table = op.table
+    values = dict(op.values)
+    current = None
+    if op.merge or op.must_run:
+        columns = [table.c[c] for c in op.merge] + ([table.c.status] if op.must_run else [])
+        current = conn.execute(sa.select(*columns).where(table.c.id == op.key)).mappings().first()
+        if current is None and table is _schema.runs:
+            raise RunNotFound(f"no run {op.key}")
+        if current is None:
+            raise LookupError(f"no {table.name} row {op.key} to update")
+        for column in op.merge:
+            values[column] = {**(current[column] or {}), **values[column]}
+    query = table.update().where(table.c.id == op.key)
+    if op.must_run:
+        query = query.where(table.c.status == "running")
+    result = conn.execute(query.values(**values))
+    if result.rowcount != 1:
+        if op.must_run:
+            status = current["status"] if current is not None else "?"
+            raise RunAlreadyEnded(f"run {op.key} has already ended ({status})")
+        raise LookupError(f"no {table.name} row {op.key} to update")
+
+
 def _chunks(ids: list) -> list[list]:
     return [ids[i : i + _BATCH_IN] for i in range(0, len(ids), _BATCH_IN)]
-
-
-def artifact_row(fp, name: str, snapshot: tuple[str, str] | None) -> dict:
-    """Return the ``artifacts`` row for a fingerprint."""
-    meta = {k: v for k, v in fp.meta.items() if k != "path"}
-    return {
-        "id": fp.digest,
-        "kind": fp.kind,
-        "name": name[:255],
-        "schema": fp.schema,
-        "size": int(fp.size),
-        "meta": jsonable(meta),
-        "snapshot": snapshot[0] if snapshot else None,
-        "snapshot_format": snapshot[1] if snapshot else None,
-        "created_at": _now(),
-    }

@@ -16,10 +16,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
-from ..errors import SchemaTooNew, StoreError, TrailNotFound
+from ..errors import ReadOnlyTrail, SchemaTooNew, StoreError, TrailNotFound
 from . import _schema
 
-__all__ = ["create_trail_engine", "ensure_schema", "read", "write"]
+__all__ = ["check_schema", "create_trail_engine", "ensure_schema", "read", "write"]
 
 BUSY_TIMEOUT_MS = 60_000
 # An arbitrary constant: the advisory lock key that serialises nbtrail writers in PostgreSQL.
@@ -158,6 +158,25 @@ def ensure_schema(engine: Engine) -> None:
             return
         _refuse_unknown(engine, revision, foreign)
         _upgrade(conn)
+
+
+def check_schema(engine: Engine) -> None:
+    """For a reader: accept a trail at this nbtrail's schema, refuse anything else untouched.
+
+    A reader never migrates: an older trail is upgraded by a writer (``nbtrail upgrade``, or
+    any run recorded with this nbtrail).
+    """
+    with read(engine) as conn:
+        revision, foreign = _current_revision(conn)
+    if revision == _schema.HEAD_REVISION:
+        return
+    _refuse_unknown(engine, revision, foreign)
+    if revision is None:
+        raise TrailNotFound(f"{_describe(engine)}: no trail here yet (nothing was recorded)")
+    raise ReadOnlyTrail(
+        f"{_describe(engine)}: this trail is at schema revision {revision} and this nbtrail reads "
+        f"{_schema.HEAD_REVISION}; run `nbtrail upgrade` (a reader never changes the trail)"
+    )
 
 
 def _refuse_unknown(engine: Engine, revision: str | None, foreign: bool) -> None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from .._json import jsonable
 from ..errors import ArtifactNotFound, RunNotFound, UsageError
 from . import _db, _schema
-from ._audit import jsonable
 from ._records import ArtifactRecord, RunRecord
 
 __all__ = ["Lineage", "build_lineage"]

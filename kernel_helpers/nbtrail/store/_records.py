@@ -6,9 +6,17 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from ._audit import jsonable
+from .._json import jsonable
 
-__all__ = ["ArtifactRecord", "CheckRecord", "MetricRecord", "RunDetails", "RunRecord", "Usage"]
+__all__ = [
+    "ArtifactRecord",
+    "CheckRecord",
+    "MetricRecord",
+    "RunDetails",
+    "RunRecord",
+    "Subject",
+    "Usage",
+]
 
 
 def _to_dict(obj) -> dict:
@@ -30,11 +38,12 @@ class RunRecord:
     params: dict
     attrs: dict
     error: str | None
+    notebook: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping) -> RunRecord:
         """Build from a ``runs`` row."""
-        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})
 
     @property
     def duration(self) -> float | None:
@@ -86,12 +95,14 @@ class Usage:
     artifact: ArtifactRecord
     name: str | None
     path: str | None
+    run_id: str | None = None
 
     def to_dict(self) -> dict:
         """Return JSON-ready data."""
         data = self.artifact.to_dict()
         data["as_name"] = self.name
         data["path"] = self.path
+        data["run_id"] = self.run_id
         return data
 
 
@@ -103,6 +114,7 @@ class MetricRecord:
     value: float
     step: int | None
     created_at: dt.datetime
+    run_id: str | None = None
 
     def to_dict(self) -> dict:
         """Return JSON-ready data."""
@@ -110,8 +122,24 @@ class MetricRecord:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """An artifact a check judged, in the role it played (``model``, ``reference``...)."""
+
+    role: str
+    artifact_id: str
+
+    def to_dict(self) -> dict:
+        """Return JSON-ready data."""
+        return {"role": self.role, "artifact_id": self.artifact_id}
+
+
+@dataclass(frozen=True)
 class CheckRecord:
-    """A named verdict about an artifact in a run."""
+    """A named verdict about one or more artifacts in a run.
+
+    ``artifact_id`` is the primary subject; ``subjects`` every artifact judged, with its role.
+    ``kind`` and ``version`` name the registered check that made it, ``params`` its options.
+    """
 
     id: str
     run_id: str
@@ -123,11 +151,18 @@ class CheckRecord:
     thresholds: dict
     details: str | None
     created_at: dt.datetime
+    kind: str | None = None
+    version: str | None = None
+    params: dict = field(default_factory=dict)
+    subjects: tuple[Subject, ...] = ()
 
     @classmethod
-    def from_row(cls, row: Mapping) -> CheckRecord:
-        """Build from a ``checks`` row."""
-        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+    def from_row(cls, row: Mapping, subjects=()) -> CheckRecord:
+        """Build from a ``checks`` row and its subjects' (role, artifact id) pairs."""
+        values = {k: row.get(k) for k in cls.__dataclass_fields__ if k != "subjects"}
+        values["params"] = values["params"] or {}
+        values["subjects"] = tuple(Subject(role, ident) for role, ident in subjects)
+        return cls(**values)
 
     def to_dict(self) -> dict:
         """Return JSON-ready data."""
@@ -136,7 +171,11 @@ class CheckRecord:
 
 @dataclass(frozen=True)
 class RunDetails:
-    """Everything the trail holds about one run."""
+    """Everything the trail holds about one run (and, when asked, the runs below it).
+
+    Each usage, metric and check carries the id of the run it was recorded in; ``runs`` maps
+    those ids to their records, so a reader can say where each was recorded (a cell, a step).
+    """
 
     run: RunRecord
     used: list[Usage] = field(default_factory=list)
@@ -144,6 +183,16 @@ class RunDetails:
     metrics: list[MetricRecord] = field(default_factory=list)
     checks: list[CheckRecord] = field(default_factory=list)
     children: list[RunRecord] = field(default_factory=list)
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+
+    def where(self, run_id: str | None) -> str:
+        """Name the run a fact was recorded in (``cell 3``, ``step train``, ``this run``)."""
+        if run_id is None or run_id == self.run.id:
+            return "this run"
+        record = self.runs.get(run_id)
+        if record is None:
+            return run_id
+        return record.name if record.kind == "cell" else f"{record.kind} {record.name}"
 
     def to_dict(self) -> dict:
         """Return JSON-ready data."""

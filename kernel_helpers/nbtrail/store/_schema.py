@@ -17,6 +17,7 @@ __all__ = [
     "FACT_TABLES",
     "HEAD_REVISION",
     "KNOWN_REVISIONS",
+    "LATER_COLUMNS",
     "UTCDateTime",
     "artifacts",
     "checks",
@@ -30,7 +31,7 @@ __all__ = [
 
 # The newest migration this code knows, and every one before it. A trail whose revision is
 # not in this list was written by a newer nbtrail and is refused.
-KNOWN_REVISIONS = ("0001", "0002")
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 VERSION_TABLE = "nbtrail_alembic_version"
 
@@ -80,6 +81,7 @@ runs = sa.Table(
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("attrs", sa.JSON, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("notebook", sa.Text, nullable=True, index=True),
 )
 
 artifacts = sa.Table(
@@ -100,13 +102,15 @@ edges = sa.Table(
     "edges",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # used | produced | derived
+    sa.Column("kind", sa.String(16), nullable=False),  # vocabulary.EDGE_KINDS
     sa.Column("run_id", sa.String(36), nullable=False, index=True),
     sa.Column("artifact_id", sa.String(32), nullable=False, index=True),
     sa.Column("source_id", sa.String(32), nullable=True, index=True),
     sa.Column("name", sa.String(255), nullable=True),
     sa.Column("path", sa.Text, nullable=True, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("check_id", sa.String(36), nullable=True, index=True),
+    sa.Column("role", sa.String(64), nullable=True),
 )
 
 checks = sa.Table(
@@ -122,6 +126,9 @@ checks = sa.Table(
     sa.Column("thresholds", sa.JSON, nullable=False),
     sa.Column("details", sa.String(32), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=True),
+    sa.Column("version", sa.String(32), nullable=True),
+    sa.Column("params", sa.JSON, nullable=True),
 )
 
 metrics = sa.Table(
@@ -153,3 +160,11 @@ events = sa.Table(
 
 # Tables whose rows are facts: each row is covered by its newest event.
 FACT_TABLES = {t.name: t for t in (runs, artifacts, edges, checks, metrics)}
+
+# Columns added after the first schema. Rows written before them hold NULL there, and a NULL
+# in one of these columns is left out of the row's audit digest, so those rows still verify.
+LATER_COLUMNS = {
+    "runs": frozenset({"notebook"}),
+    "edges": frozenset({"check_id", "role"}),
+    "checks": frozenset({"kind", "version", "params"}),
+}

@@ -13,8 +13,8 @@ import io
 
 import numpy as np
 
-from ..capture.fingerprints import Fingerprint, fingerprint
 from ..errors import SnapshotError
+from ..fingerprints import Fingerprint, fingerprint
 
 __all__ = ["SUFFIXES", "decode", "encode"]
 

@@ -14,7 +14,6 @@ Three passes, each independent of what the others found:
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 
 from ..errors import UsageError
 from . import _db, _schema
-from ._audit import GENESIS, event_hash, row_digest, sign
+from ._audit import GENESIS, event_hash, row_digest, signature_matches
 from ._blobs import LocalBlobStore
 
 __all__ = ["Problem", "VerifyReport", "verify_trail"]
@@ -210,7 +209,7 @@ def _verify_chain(conn, key, report: VerifyReport, latest: dict, expect_head=Non
                 report.problems.append(
                     Problem(seq, where, "is not signed, but a signing key was given")
                 )
-            elif not hmac.compare_digest(row["signature"], sign(key, row["hash"])):
+            elif not signature_matches(key, row["hash"], row["signature"]):
                 report.problems.append(
                     Problem(
                         seq,
@@ -244,7 +243,7 @@ def _verify_facts(conn, report: VerifyReport, latest: dict) -> set[str]:
                 report.problems.append(
                     Problem(_NO_SEQ, where, "is not in the audit log (added behind nbtrail's back)")
                 )
-            elif row_digest(row) != event[1]:
+            elif row_digest(row, name) != event[1]:
                 report.problems.append(
                     Problem(
                         event[0],

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import NbtrailError, UsageError
+from ..errors import GateFailed, UsageError
+from ..vocabulary import CHECK_STATUSES, failing
 
 __all__ = ["GateFailed", "gate"]
-
-
-class GateFailed(NbtrailError):
-    """A gated check did not pass."""
-
-    exit_code = 1
 
 
 def _field(result, name: str):
@@ -46,12 +41,12 @@ def gate(result):
         When the status is ``fail`` or ``error``; the message names the check.
     """
     name, status = _field(result, "name"), _field(result, "status")
-    if not isinstance(name, str) or status not in ("pass", "warn", "fail", "error"):
+    if not isinstance(name, str) or status not in CHECK_STATUSES:
         raise UsageError(
             "gate() takes a check result with a name and a status of pass, warn, fail or error; "
             f"got {type(result).__name__}"
         )
-    if status in ("fail", "error"):
+    if failing(status):
         summary = _field(result, "summary") or ""
         raise GateFailed(
             f"gate {name!r} {'failed' if status == 'fail' else 'errored'}"

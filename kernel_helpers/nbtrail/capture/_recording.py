@@ -1,0 +1,601 @@
+"""What capture records: files read and written, objects made and derived, models fitted, checks.
+
+:class:`Recording` turns what the hooks saw during a unit (a cell, a script) into trail facts:
+
+* files opened (the audit hook) are used or produced by the unit; files outside the project
+  are recorded when read, except the environment's own (see :mod:`._paths`);
+* a DataFrame read with pandas is derived from the file's fingerprint; a frame written with
+  ``to_csv`` makes the file derived from the frame; the same for numpy, joblib, pickle, pyarrow
+  and matplotlib figures;
+* a fitted model is derived from the fingerprints of the X and y it was fitted on;
+* any DataFrame, Series, array or model a cell binds is derived from the tracked objects and
+  files the cell read (from the cell's source: see :mod:`.names`);
+* what capture cannot verify later (a SQL query, a URL, a subprocess) and what it could not
+  attribute to a unit is counted in :attr:`Recording.health`, so a run that depended on it is
+  never reused as if it had not.
+
+It needs no kernel: give it a trail, a place to send facts and a namespace, and call the
+methods the hooks call. :class:`~.session.CaptureSession` adds the lifecycle (cells, steps,
+the writer, starting and ending).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import recording
+from ..errors import FingerprintError
+from ..fingerprints import Fingerprint, digest_bytes, fingerprint, fingerprint_file
+from ..store import NewArtifact, NewCheck, NewEdge, NewRun
+from . import _sql
+from ._paths import Classifier
+from ._unit import Unit
+from .tracker import Tracked, Tracker, is_estimator, trackable
+
+__all__ = ["Health", "Recording"]
+
+log = logging.getLogger("nbtrail.capture")
+
+_MISSING = object()
+_MAX_CODE = 1 << 20  # cells larger than this keep a digest of their code but no snapshot
+_MAX_LISTED = 50  # examples kept of each kind of health problem
+
+
+class Health:
+    """How well capture saw a run: what went wrong, what it could not see or verify.
+
+    A run whose capture was not healthy, or that read something capture cannot verify later,
+    is never reused by a pipeline: the report says which it was.
+    """
+
+    def __init__(self):
+        self.errors = 0
+        self.lost = 0
+        self.skipped = 0
+        self.unattributed = 0
+        self.unverifiable = 0
+        self.error_messages: deque[str] = deque(maxlen=20)
+        self.skip_messages: deque[str] = deque(maxlen=20)
+        self.unattributed_paths: list[str] = []
+        self.unverifiable_reads: list[dict] = []
+
+    @property
+    def healthy(self) -> bool:
+        """No capture error, no lost fact, no read it could not attribute."""
+        return not (self.errors or self.lost or self.unattributed)
+
+    def read_unverifiable(self, kind: str, what: str) -> None:
+        """Something was read that capture cannot check later (``query``, ``url``...)."""
+        self.unverifiable += 1
+        entry = {"kind": kind, "what": str(what)[:300]}
+        if len(self.unverifiable_reads) < _MAX_LISTED and entry not in self.unverifiable_reads:
+            self.unverifiable_reads.append(entry)
+
+    def read_unattributed(self, path: str) -> None:
+        """A project file was read while no unit was running (between cells, another thread)."""
+        self.unattributed += 1
+        if len(self.unattributed_paths) < _MAX_LISTED and path not in self.unattributed_paths:
+            self.unattributed_paths.append(path)
+
+    def to_dict(self) -> dict:
+        """What a run records in ``attrs["capture"]``."""
+        return {
+            "healthy": self.healthy,
+            "errors": self.errors,
+            "last_errors": list(self.error_messages)[-5:],
+            "lost": self.lost,
+            "skipped": self.skipped,
+            "unattributed": self.unattributed,
+            "unattributed_paths": list(self.unattributed_paths),
+            "unverifiable": self.unverifiable,
+            "unverifiable_reads": list(self.unverifiable_reads),
+        }
+
+
+class Recording:
+    """The recording logic shared by kernel sessions and scripts; see the module docstring.
+
+    Parameters
+    ----------
+    trail : Trail
+        Where facts go (its stat cache, paths and actor are used here).
+    run_id : str
+        The run that facts recorded outside any unit belong to.
+    submit : callable
+        Receives lists of facts (and blobs, and deferred callables) to write.
+    namespace : callable, optional
+        Returns the user's namespace (a kernel's ``user_ns``); names are bound from it.
+    """
+
+    def __init__(self, trail, *, run_id: str, submit, namespace=None):
+        self.trail = trail
+        self.run_id = run_id
+        self._submit = submit
+        self._namespace = namespace or dict
+        self.paths = Classifier(str(trail.project_root), str(trail.home) if trail.home else None)
+        self.health = Health()
+        self.counts = {"cells": 0, "files read": 0, "files written": 0, "models": 0}
+        self.unit: Unit | None = None
+        self.tracker = Tracker(on_fingerprint=self._fingerprinted, on_skip=self._skip_object)
+        self.lock = threading.RLock()  # user threads may fit or read while a cell runs
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def count_error(self, what: str, exc: BaseException | None = None) -> None:
+        """Record a failure inside capture: logged and counted, never raised."""
+        self.health.errors += 1
+        detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        self.health.error_messages.append(f"{what}{detail}")
+        log.error("capture failed while %s%s", what, detail, exc_info=exc is not None)
+
+    def _skip(self, message: str) -> None:
+        self.health.skipped += 1
+        self.health.skip_messages.append(message)
+
+    def _skip_object(self, tracked: Tracked, reason: str) -> None:
+        self._skip(f"{tracked.name or tracked.kind}: {reason}")
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Run capture work: nbtrail's own file access is ignored, and failures are counted."""
+        with self.lock, recording.quiet():
+            try:
+                yield
+            except Exception as exc:  # noqa: BLE001 - the user's cell must never see our failure
+                self.count_error(what, exc)
+
+    # -- files ------------------------------------------------------------------------------
+
+    def saw_file(self, path, write: bool) -> None:
+        """Audit hook: a file was opened."""
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        found = self.paths.classify(path)
+        if found is None:
+            return
+        where, full = found
+        with self.lock:
+            unit = self.unit
+            if unit is None:
+                if where == "project" and not write:
+                    self.health.read_unattributed(full)
+                return
+            if where == "outside" and write:
+                return  # what a run writes outside the project is not an input of anything
+            if write and full not in unit.written:
+                unit.write_marks[full] = (len(unit.inputs), len(unit.created), len(unit.read))
+            (unit.written if write else unit.read).setdefault(full, None)
+
+    def saw_process(self, what: str) -> None:
+        """Audit hook: the unit started another program, which may read anything."""
+        with self.lock:
+            if self.unit is not None:
+                self.health.read_unverifiable("subprocess", what)
+
+    def saw_url(self, url: str) -> None:
+        """Audit hook (``urllib.Request``): data came from the network."""
+        with self.lock:
+            if self.unit is not None:
+                self.health.read_unverifiable("url", url)
+
+    def _file_fp(self, path: str) -> Fingerprint | None:
+        try:
+            return fingerprint_file(path, cache=self.trail.stat_cache)
+        except FingerprintError as exc:
+            self._skip(f"file {exc}")
+            return None
+
+    def _file_facts(self, unit: Unit, fp: Fingerprint, path: str, kind: str, sources=()) -> list:
+        facts = [
+            NewArtifact.of(fp, self.trail.display_path(path)),
+            NewEdge(kind, unit.run_id, fp.digest, path=path),
+        ]
+        for source in sources:
+            for digest in self.tracker.resolve(source):
+                if digest != fp.digest:
+                    facts.append(NewEdge("derived", unit.run_id, fp.digest, source_id=digest))
+        self.counts["files read" if kind == "used" else "files written"] += 1
+        return facts
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def _fingerprinted(self, tracked: Tracked, fp: Fingerprint) -> None:
+        unit = tracked.unit
+        if unit is not None and unit.open:
+            unit.fingerprinted.append((tracked, fp))  # named and written when the cell ends
+        else:
+            self._submit(self._object_facts(tracked, fp))
+
+    def _object_facts(self, tracked: Tracked, fp: Fingerprint) -> list:
+        label = tracked.name or tracked.label or f"{tracked.kind}:{fp.short}"
+        run_id = tracked.unit.run_id
+        facts = [
+            NewArtifact.of(fp, label),
+            NewEdge("produced", run_id, fp.digest, name=tracked.name),
+        ]
+        for source in tracked.sources:
+            for digest in self.tracker.resolve(source):
+                if digest != fp.digest:
+                    facts.append(NewEdge("derived", run_id, fp.digest, source_id=digest))
+        return facts
+
+    def _adopt(self, obj, unit: Unit, sources: list, label: str) -> None:
+        """Track ``obj``, made by a hooked call, as a new version derived from ``sources``."""
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                self._adopt(value, unit, sources, f"{label}[{key!r}]")
+            return
+        if not trackable(obj):
+            return
+        tracked = self.tracker.register(obj, unit=unit, sources=sources, label=label)
+        unit.created.append(tracked)
+
+    def _object_sources(self, obj, unit: Unit, label: str) -> list:
+        """Return the digests an object handed to a hooked call stands for."""
+        if obj is None:
+            return []
+        if trackable(obj):
+            tracked = self.tracker.lookup(obj)
+            if tracked is None:
+                tracked = self.tracker.register(
+                    obj, unit=unit, sources=list(unit.inputs), label=label
+                )
+                unit.created.append(tracked)
+            return self.tracker.resolve(tracked)
+        try:
+            fp = fingerprint(obj)
+        except FingerprintError as exc:
+            self._skip(f"{label}: {exc}")
+            return []
+        unit.facts.append(NewArtifact.of(fp, f"{label}:{fp.short}"))
+        unit.facts.append(NewEdge("used", unit.run_id, fp.digest, name=label))
+        return [fp.digest]
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def hooked(self, spec, original, args, kwargs, result) -> None:
+        """Record a hooked read or write that returned (called by :mod:`.hooks`)."""
+        if self.unit is None:
+            return
+        with self.guard(f"recording {spec.action}"):
+            unit = self.unit
+            if unit is None:
+                return
+            from .hooks import bind_arguments
+
+            arguments = bind_arguments(original, args, kwargs)
+            if spec.action == "read":
+                source = self._source(spec, arguments, unit)
+                label = _label_for(spec, arguments)
+                self._adopt(result, unit, [source] if source else [], label)
+            elif spec.action == "write":
+                obj = arguments.get(spec.obj) if spec.obj else None
+                digests = self._object_sources(obj, unit, type(obj).__name__)
+                self._target(spec, arguments, unit, digests or list(unit.inputs))
+
+    def _source(self, spec, arguments: dict, unit: Unit) -> str | None:
+        if spec.sql:
+            fp = _sql.query_fingerprint(arguments.get(spec.sql), arguments.get(spec.con), "query")
+            if fp is None:
+                return None
+            self.health.read_unverifiable("query", f"{fp.meta['query'][:200]} ({fp.meta['url']})")
+            unit.facts.append(NewArtifact.of(fp, _short(fp.meta["query"])))
+            unit.facts.append(NewEdge("used", unit.run_id, fp.digest))
+            return fp.digest
+        value = arguments.get(spec.path)
+        if isinstance(value, str) and "://" in value:
+            self.health.read_unverifiable("url", value)
+            return None
+        path = _local_path(value)
+        if path is None or not os.path.isfile(path):
+            return None
+        fp = self._file_fp(path)
+        if fp is None:
+            return None
+        unit.recorded_reads.add(path)
+        unit.facts.extend(self._file_facts(unit, fp, path, "used"))
+        unit.file_digests.add(fp.digest)
+        unit.add_input(fp.digest)
+        return fp.digest
+
+    def _target(self, spec, arguments: dict, unit: Unit, sources: list) -> None:
+        if spec.sql:
+            fp = _sql.query_fingerprint(arguments.get(spec.sql), arguments.get(spec.con), "table")
+            if fp is None:
+                return
+            digest = digest_bytes(json.dumps([fp.digest, *map(str, sources)]).encode())
+            fp = Fingerprint(digest, "table", meta=fp.meta)
+            unit.facts.append(NewArtifact.of(fp, _short(fp.meta["query"])))
+            unit.facts.append(NewEdge("produced", unit.run_id, fp.digest))
+            unit.facts.extend(
+                NewEdge("derived", unit.run_id, fp.digest, source_id=digest)
+                for digest in sources
+                if isinstance(digest, str)
+            )
+            return
+        target = arguments.get(spec.path)
+        path = _local_path(target)
+        if path is None:
+            return
+        if not isinstance(target, str | os.PathLike):
+            # A file object may not be flushed yet: fingerprint it when the cell ends.
+            unit.written.setdefault(path, None)
+            unit.write_sources[path] = sources
+            return
+        if not os.path.isfile(path):
+            # numpy adds .npy / .npz to names without them.
+            for suffix in (".npy", ".npz"):
+                if os.path.isfile(path + suffix):
+                    path += suffix
+                    break
+            else:
+                return
+        fp = self._file_fp(path)
+        if fp is None:
+            return
+        unit.recorded_writes.add(path)
+        unit.facts.extend(self._file_facts(unit, fp, path, "produced", sources))
+
+    def fitted(self, model, X, y, method: str) -> None:
+        """Record an estimator's fit that returned (called by :mod:`.hooks`)."""
+        if self.unit is None:
+            return
+        with self.guard("recording a fit"):
+            unit = self.unit
+            if unit is None:
+                return
+            sources = self._object_sources(X, unit, "X") + self._object_sources(y, unit, "y")
+            try:
+                fp = fingerprint(model)
+            except FingerprintError as exc:
+                self._skip(f"{type(model).__name__}: {exc}")
+                return
+            meta = {**fp.meta, "params": _params(model), "fitted_with": method}
+            fp = Fingerprint(fp.digest, "model", fp.schema, fp.size, meta)
+            current = self.tracker.lookup(model)
+            if current is not None and current.digest == fp.digest:
+                return  # refitted to the very same state
+            tracked = self.tracker.register(
+                model, unit=unit, sources=sources, label=type(model).__name__, digest=fp
+            )
+            unit.created.append(tracked)
+            self.counts["models"] += 1
+
+    # -- ending a unit --------------------------------------------------------------------
+
+    def read_inputs(self, unit: Unit) -> None:
+        """What the unit reads, as it is before the unit runs: fingerprint the references."""
+        for name in sorted(unit.names.reads):
+            tracked = self.tracker.by_name.get(name)
+            if tracked is not None:
+                unit.add_input(tracked)
+                self.tracker.ensure(tracked)
+
+    def bind_names(self, unit: Unit) -> None:
+        """Track what the unit bound or changed in place, derived from what it read."""
+        namespace = self._namespace()
+        names = unit.names
+        for name in sorted(names.binds | names.mutates):
+            obj = namespace.get(name, _MISSING)
+            if obj is _MISSING or not trackable(obj):
+                self.tracker.forget_name(name)
+                continue
+            existing = self.tracker.lookup(obj)
+            if existing is not None and existing.unit is unit:
+                # Made by a hook in this cell (a reader's result, a fitted model): name it.
+                existing.name = existing.name or name
+                self.tracker.by_name[name] = existing
+                continue
+            if existing is not None and name not in names.mutates:
+                self.tracker.by_name[name] = existing  # `b = a`: the same object, a new name
+                continue
+            if existing is None and is_estimator(obj):
+                self.tracker.forget_name(name)  # an estimator not fitted yet is not data
+                continue
+            # A new object, or one changed in place: a new version, from what the cell read.
+            sources = [existing] if existing is not None else []
+            sources += [s for s in unit.inputs if s is not existing]
+            sources += [t for t in unit.created if t.obj() is not obj]
+            self.tracker.register(obj, unit=unit, name=name, sources=sources)
+
+    def finish(self, unit: Unit, error) -> list:
+        """Turn everything the unit touched into facts; return them (the unit's run first)."""
+        read_digests: dict[str, str] = {}
+        for path in unit.read:
+            if path in unit.recorded_reads or path in unit.written:
+                continue
+            fp = self._file_fp(path)
+            if fp is None:
+                if self.paths.classify(path) == ("outside", path):
+                    self.health.read_unverifiable("file", path)
+                continue
+            unit.facts.extend(self._file_facts(unit, fp, path, "used"))
+            unit.file_digests.add(fp.digest)
+            unit.add_input(fp.digest)
+            read_digests[path] = fp.digest
+        if unit.kind == "cell":
+            self.bind_names(unit)
+        for path in unit.written:
+            if path in unit.recorded_writes:
+                continue
+            fp = self._file_fp(path)
+            if fp is not None:
+                sources = unit.write_sources.get(path) or self._sources_before(
+                    unit, path, read_digests
+                )
+                unit.facts.extend(self._file_facts(unit, fp, path, "produced", sources))
+        unit.open = False
+        for tracked, fp in unit.fingerprinted:
+            unit.facts.extend(self._object_facts(tracked, fp))
+        for source in unit.inputs:
+            if isinstance(source, Tracked):
+                for digest in self.tracker.resolve(source):
+                    unit.facts.append(NewEdge("used", unit.run_id, digest, name=source.name))
+        head = self._unit_run_facts(unit, error) if unit.own_row else []
+        self.counts["cells"] += unit.kind == "cell"
+        return head + unit.facts
+
+    def _sources_before(self, unit: Unit, path: str, read_digests: dict[str, str]) -> list:
+        """What a file the unit wrote (with plain ``open``) can derive from: what came before."""
+        inputs, created, reads = unit.write_marks.get(
+            path, (len(unit.inputs), len(unit.created), len(unit.read))
+        )
+        files = []
+        for earlier in list(unit.read)[:reads]:
+            digest = read_digests.get(earlier)
+            if digest is None and earlier in unit.recorded_reads:  # read by a library hook
+                with contextlib.suppress(FingerprintError):
+                    digest = fingerprint_file(earlier, cache=self.trail.stat_cache).digest
+            if digest is not None and earlier != path:
+                files.append(digest)
+        hooked = [s for s in unit.inputs[:inputs] if not isinstance(s, str) or s not in files]
+        return hooked + files + unit.created[:created]
+
+    def _unit_run_facts(self, unit: Unit, error) -> list:
+        code = unit.source.encode("utf-8", "surrogatepass")
+        code_digest = digest_bytes(code)
+        run = NewRun(
+            unit.name,
+            kind=unit.kind,
+            id=unit.run_id,
+            parent_id=unit.parent_id,
+            started_at=unit.started,
+            ended_at=dt.datetime.now(dt.UTC),
+            status="failed" if error is not None else "succeeded",
+            error=f"{type(error).__name__}: {error}" if error is not None else None,
+            params={"execution_count": unit.execution_count},
+            attrs={"code": code_digest, "seconds": round(time.perf_counter() - unit.t0, 6)},
+            action="run.record",
+        )
+        code_fp = Fingerprint(
+            code_digest, "code", size=len(code), meta={"lines": code.count(b"\n") + 1}
+        )
+        facts: list = [run]
+        snapshot = None
+        if len(code) <= _MAX_CODE:
+            facts.append(code)  # a blob: the cell's code, restorable
+            snapshot = (code_digest, "raw")
+        facts.append(NewArtifact.of(code_fp, f"code of {unit.name}", snapshot))
+        facts.append(NewEdge("used", unit.run_id, code_digest, name="code"))
+        return facts
+
+    # -- checks and products (the recorder interface of nbtrail.recording) -------------------
+
+    def _run_id(self) -> str:
+        unit = self.unit
+        return unit.run_id if unit is not None else self.run_id
+
+    def subject(self, obj, *, name: str | None = None) -> str | None:
+        """Return the digest of an object a check judges or a producer used, recording it."""
+        with self.guard("fingerprinting a checked object"):
+            unit = self.unit
+            if unit is not None:
+                digests = self._object_sources(obj, unit, name or type(obj).__name__)
+                return digests[0] if digests else None
+            fp = fingerprint(obj)
+            self._submit([NewArtifact.of(fp, name or f"{fp.kind}:{fp.short}")])
+            return fp.digest
+        return None
+
+    def record_check(self, name: str, status: str, *, details=None, **fields) -> str:
+        """Record a check result in the current cell's run (or the session's); return its id."""
+        fact = NewCheck.build(self._run_id(), name, status, details=details, **fields)
+        with self.lock:
+            unit = self.unit
+            if unit is not None:
+                unit.facts.append(fact)
+                return fact.id
+        self._submit([fact])
+        return fact.id
+
+    def produce(self, obj, *, name: str, derived_from=(), snapshot: bool = False):
+        """Record an artifact the current unit made, derived from the given fingerprints.
+
+        ``derived_from`` is an iterable of digests, or a mapping of roles to digests.
+        """
+        if isinstance(obj, str | os.PathLike):
+            fp = fingerprint_file(obj, cache=self.trail.stat_cache)
+            path = str(Path(obj).resolve())
+        else:
+            fp, path = fingerprint(obj), None
+        pairs = (
+            list(derived_from.items())
+            if hasattr(derived_from, "items")
+            else [(None, d) for d in derived_from]
+        )
+        run_id = self._run_id()
+        facts: list = []
+        snap = None
+        if snapshot:
+            snap = self.trail._snapshot_bytes(obj, fp)
+        facts.append(NewArtifact.of(fp, name, snap))
+        facts.append(NewEdge("produced", run_id, fp.digest, name=name, path=path))
+        facts += [
+            NewEdge("derived", run_id, fp.digest, source_id=digest, role=role)
+            for role, digest in pairs
+            if digest and digest != fp.digest
+        ]
+        with self.lock:
+            unit = self.unit
+            if unit is not None and path is not None:
+                unit.recorded_writes.add(path)
+            if unit is not None:
+                unit.facts.extend(facts)
+                return fp.digest
+        self._submit(facts)
+        return fp.digest
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _local_path(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        text = os.fspath(value)
+        if isinstance(text, bytes):
+            text = os.fsdecode(text)
+        if "://" in text:
+            return None
+        return os.path.abspath(os.path.expanduser(text))
+    name = getattr(value, "name", None)
+    if isinstance(name, str) and name and not name.startswith("<"):
+        return os.path.abspath(name)
+    return None
+
+
+def _label_for(spec, arguments: dict) -> str:
+    if spec.sql:
+        return "query"
+    path = _local_path(arguments.get(spec.path)) if spec.path else None
+    return f"read:{os.path.basename(path)}" if path else "read"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _params(model) -> dict:
+    try:
+        params = model.get_params(deep=False)
+    except Exception:  # noqa: BLE001 - third-party estimators
+        return {}
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[key] = value
+        else:
+            out[key] = _short(repr(value), 200)
+    return out

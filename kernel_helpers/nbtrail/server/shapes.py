@@ -1,0 +1,307 @@
+"""What the API answers, defined once: the TypedDicts here and, generated from them, TypeScript.
+
+The handlers build their replies as these shapes; ``extension/src/api.ts`` is generated from
+this module (``python -m nbtrail.server.shapes --write``) and committed, and a test regenerates
+it and fails on any difference, so the frontend's types cannot drift from what the server
+sends. The statuses come from :mod:`nbtrail.vocabulary`, the endpoint names from
+:data:`ENDPOINTS` (handed to the page beside the API's root, so the frontend writes no path).
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from pathlib import Path
+from typing import Literal, NotRequired, TypedDict
+
+from ..vocabulary import CheckStatus, EdgeKind, RunStatus, StepStatus
+
+__all__ = ["ENDPOINTS", "NAMESPACE", "SHAPES", "typescript"]
+
+NAMESPACE = "nbtrail/api"
+
+# Endpoint name -> route under the namespace ({id} is filled in by the caller).
+ENDPOINTS = {
+    "status": "status",
+    "runs": "runs",
+    "run": "runs/{id}",
+    "lineage": "lineage",
+    "checks": "checks",
+    "artifacts": "artifacts",
+    "schema": "schema",
+    "jobs": "jobs",
+    "job": "jobs/{id}",
+}
+
+JobStatus = Literal["running", "succeeded", "failed"]
+LineageEdgeKind = Literal["derived", "cell", "via"]
+
+
+class Run(TypedDict):
+    """A run as the panel lists it."""
+
+    id: str
+    parent_id: str | None
+    name: str
+    kind: str
+    status: RunStatus
+    actor: str
+    started_at: str
+    ended_at: str | None
+    duration: float | None
+    notebook: str | None
+    error: str | None
+    params: dict
+    attrs: dict
+    failing_checks: NotRequired[int | None]
+
+
+class RunsReply(TypedDict):
+    """``GET runs``: a notebook's runs, newest first."""
+
+    runs: list[Run]
+
+
+class Usage(TypedDict):
+    """An artifact as a run used or produced it."""
+
+    id: str
+    kind: str
+    name: str
+    size: int
+    as_name: str | None
+    path: str | None
+    run_id: str | None
+
+
+class RunReply(Run):
+    """``GET runs/{id}``: one run, what it used and produced, its checks and children."""
+
+    used: list[Usage]
+    produced: list[Usage]
+    metrics: list[dict]
+    checks: list[dict]
+    children: list[Run]
+
+
+class LineageNode(TypedDict):
+    """An artifact in a notebook's lineage graph."""
+
+    id: str
+    label: str
+    kind: str
+    path: str | None
+    snapshot: bool
+    run: str
+
+
+class LineageEdge(TypedDict):
+    """Data flows from ``source`` to ``target``."""
+
+    source: str
+    target: str
+    kind: LineageEdgeKind
+
+
+class LineageReply(TypedDict):
+    """``GET lineage``: what a run and its cells read, derived and wrote."""
+
+    run: str | None
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class Subject(TypedDict):
+    """An artifact a check judged, in its role."""
+
+    role: str
+    digest: str
+    name: str | None
+    path: str | None
+
+
+class Check(TypedDict):
+    """A check's verdict, with its first findings and its card drawn by its kind's renderer."""
+
+    id: str
+    run_id: str
+    name: str
+    kind: str | None
+    version: str | None
+    status: CheckStatus
+    summary: str
+    metrics: dict
+    thresholds: dict
+    subjects: list[Subject]
+    details: list[dict]
+    details_rows: int
+    html: str
+    created_at: str
+
+
+class ChecksReply(TypedDict):
+    """``GET checks``: the checks of a run and everything below it."""
+
+    run: str | None
+    checks: list[Check]
+
+
+class StatusReply(TypedDict):
+    """``GET status``: where the trail is."""
+
+    trail: str | None
+    home: str | None
+    root: str
+    jobs_running: int
+
+
+class Parameter(TypedDict):
+    """A template parameter, for the run dialog."""
+
+    name: str
+    type: str
+    default: object
+    help: str
+    allowed: str | None
+    choices: list[str]
+
+
+class SchemaReply(TypedDict):
+    """``GET schema``: a template's parameters."""
+
+    notebook: str
+    parameters: list[Parameter]
+
+
+class Job(TypedDict):
+    """An audited run started from JupyterLab (``POST jobs``, ``GET jobs/{id}``)."""
+
+    id: str
+    notebook: str
+    parameters: dict
+    status: JobStatus
+    run_id: str | None
+    error: str | None
+    executed_notebook: str
+    report: str
+
+
+class ArtifactsReply(TypedDict):
+    """``GET artifacts``: artifacts, newest first."""
+
+    artifacts: list[dict]
+
+
+class ErrorReply(TypedDict):
+    """Any failure: a sentence and the HTTP status."""
+
+    error: str
+    status: int
+
+
+SHAPES = (
+    Run,
+    RunsReply,
+    Usage,
+    RunReply,
+    LineageNode,
+    LineageEdge,
+    LineageReply,
+    Subject,
+    Check,
+    ChecksReply,
+    StatusReply,
+    Parameter,
+    SchemaReply,
+    Job,
+    ArtifactsReply,
+    ErrorReply,
+)
+# TypeScript type name -> (the Literal, the name of the constant listing its values)
+ALIASES = {
+    "RunStatus": (RunStatus, "RUN_STATUSES"),
+    "CheckStatus": (CheckStatus, "CHECK_STATUSES"),
+    "StepStatus": (StepStatus, "STEP_STATUSES"),
+    "EdgeKind": (EdgeKind, "EDGE_KINDS"),
+    "JobStatus": (JobStatus, "JOB_STATUSES"),
+    "LineageEdgeKind": (LineageEdgeKind, "LINEAGE_EDGE_KINDS"),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# TypeScript
+
+
+def _ts(annotation, aliases: dict) -> str:
+    for name, (alias, _constant) in aliases.items():
+        if annotation == alias:
+            return name
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is NotRequired:
+        return _ts(args[0], aliases)
+    if origin is Literal:
+        return " | ".join(f"'{a}'" for a in args)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " | ".join(_ts(a, aliases) for a in args)
+    if origin is list:
+        inner = _ts(args[0], aliases)
+        return f"({inner})[]" if "|" in inner else f"{inner}[]"
+    if annotation is dict or origin is dict:
+        return "Record<string, unknown>"
+    if annotation is type(None):
+        return "null"
+    if annotation is str:
+        return "string"
+    if annotation in (int, float):
+        return "number"
+    if annotation is bool:
+        return "boolean"
+    if annotation is object:
+        return "unknown"
+    if isinstance(annotation, type) and annotation in SHAPES:
+        return f"I{annotation.__name__}"
+    raise TypeError(f"no TypeScript for {annotation!r}")
+
+
+def typescript() -> str:
+    """The TypeScript of the API: statuses, endpoint names and every reply shape."""
+    lines = [
+        "/**",
+        " * The server API's types, GENERATED from nbtrail/server/shapes.py and",
+        " * nbtrail/vocabulary.py by `python -m nbtrail.server.shapes --write`. Do not edit:",
+        " * change the Python and regenerate (a test fails while the two differ).",
+        " */",
+        "",
+    ]
+    for name, (alias, _constant) in ALIASES.items():
+        lines.append(f"export type {name} = {_ts(alias, {})};")
+    for name, (alias, constant) in ALIASES.items():
+        values = ", ".join(f"'{v}'" for v in typing.get_args(alias))
+        lines.append(f"export const {constant}: readonly {name}[] = [{values}];")
+    lines.append("")
+    lines.append("/** Endpoint names, as the server hands them to the page (nbtrailEndpoints). */")
+    lines.append(f"export type Endpoint = {' | '.join(repr(k) for k in ENDPOINTS)};")
+    lines.append("")
+    for shape in SHAPES:
+        hints = typing.get_type_hints(shape, include_extras=True)
+        doc = (shape.__doc__ or "").strip().splitlines()[0].replace("``", "`")
+        lines.append(f"/** {doc} */")
+        lines.append(f"export interface I{shape.__name__} {{")
+        for field, annotation in hints.items():
+            optional = "?" if typing.get_origin(annotation) is NotRequired else ""
+            lines.append(f"  {field}{optional}: {_ts(annotation, ALIASES)};")
+        lines.append("}")
+        lines.append("")
+    return "\n".join(lines).replace('"', "'")
+
+
+GENERATED = Path(__file__).resolve().parents[3] / "extension" / "src" / "api.ts"
+
+if __name__ == "__main__":  # pragma: no cover - the developer's command
+    text = typescript()
+    if sys.argv[1:] == ["--write"]:
+        GENERATED.write_text(text, encoding="utf-8")
+        print(f"wrote {GENERATED}")
+    else:
+        sys.stdout.write(text)
