@@ -36,6 +36,7 @@ def _isolated_environment(monkeypatch, tmp_path):
             not in (
                 "NBTRAIL_REQUIRE_POSTGRES",
                 "NBTRAIL_REQUIRE_BROWSER",
+                "NBTRAIL_REQUIRE_NODE",
             )
         ):
             monkeypatch.delenv(name)

@@ -14,12 +14,8 @@ reads and writes one store, the trail::
 """
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("nbtrail")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from ._version import __version__
 
 # A library never prints through logging's last-resort handler: a capture failure must not
 # appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.

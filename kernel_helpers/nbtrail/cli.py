@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lineage, checks and audited runs for notebook machine learning.",
     )
     parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"nbtrail {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

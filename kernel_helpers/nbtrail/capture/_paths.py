@@ -6,8 +6,8 @@ environment that happens to live there (a ``.venv``). A compiled module read fro
 
 Outside the project, data files count too (they are fingerprinted, so a changed file is
 noticed), but not the environment: the interpreter and installed packages (the environment's
-fingerprint covers them), system folders, per-user caches and settings, temporary files, and
-Python code files.
+fingerprint covers them), system folders, per-user caches and settings, the scratch folders of
+kernels and worker pools in the temporary folder, and Python code files.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ __all__ = ["Classifier"]
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi", ".pyd", ".so", ".pth")
 _SYSTEM = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/", "/lib/", "/lib64/", "/run/", "/var/")
 _USER_DIRS = (".cache", ".config", ".local", ".ipython", ".jupyter", ".matplotlib", ".nbtrail")
+# Scratch folders in the temporary folder that belong to the machinery, not to the data.
+_SCRATCH = ("ipykernel_", "joblib_memmapping", "pymp-", "nbtrail-", "loky-", "matplotlib-")
 
 
 def _folder(path: str) -> str:
@@ -32,7 +34,7 @@ def _folder(path: str) -> str:
 def _prefixes() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the interpreter's own folders, every other environment folder)."""
     interpreter = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    other = {tempfile.gettempdir()}
+    other = set()
     try:
         other.update(site.getsitepackages())
         other.add(site.getusersitepackages())
@@ -41,7 +43,10 @@ def _prefixes() -> tuple[tuple[str, ...], tuple[str, ...]]:
     home = os.path.expanduser("~")
     if home and home != "~":
         other.update(os.path.join(home, name) for name in _USER_DIRS)
-    return tuple(map(_folder, interpreter)), tuple(map(_folder, other | interpreter))
+    # Name prefixes, not folders: /tmp/ipykernel_ covers /tmp/ipykernel_1234/...
+    temp = os.path.realpath(tempfile.gettempdir())
+    scratch = tuple(os.path.join(temp, name) for name in _SCRATCH)
+    return tuple(map(_folder, interpreter)), tuple(map(_folder, other | interpreter)) + scratch
 
 
 class Classifier:

@@ -135,7 +135,8 @@ class Recording:
         self.health.errors += 1
         detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
         self.health.error_messages.append(f"{what}{detail}")
-        log.error("capture failed while %s%s", what, detail, exc_info=exc is not None)
+        with recording.quiet():  # writing the log opens a file: not the user's, not again here
+            log.error("capture failed while %s%s", what, detail, exc_info=exc is not None)
 
     def _skip(self, message: str) -> None:
         self.health.skipped += 1

@@ -48,7 +48,8 @@ def snapshot(obj, name: str):
     if session is None:
         return None
     session.writer.flush()
-    return session.trail.snapshot(obj, name=name)
+    with recording.quiet():  # nbtrail reading the file to store it is not the notebook reading it
+        return session.trail.snapshot(obj, name=name)
 
 
 def output(name: str, value) -> None:
@@ -80,8 +81,9 @@ def output(name: str, value) -> None:
     if not target:
         return
     path = Path(target)
-    current = json.loads(path.read_text()) if path.is_file() and path.stat().st_size else {}
-    current[name] = value
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(current))
-    os.replace(tmp, path)
+    with recording.quiet():  # the hand-over file is nbtrail's, not the notebook's data
+        current = json.loads(path.read_text()) if path.is_file() and path.stat().st_size else {}
+        current[name] = value
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(current))
+        os.replace(tmp, path)

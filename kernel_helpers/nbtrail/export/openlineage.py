@@ -71,7 +71,7 @@ def run_events(trail, ref, *, namespace: str = "nbtrail") -> list[RunEvent]:
     list of RunEvent
         START, then COMPLETE / FAIL / ABORT if the run has ended.
     """
-    from .. import __version__
+    from .._version import __version__
 
     details = trail.run_details(ref)
     record = details.run

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..capture.environment import describe_environment, environment_fingerprint
+from ..capture import environment as _environment
 from ..errors import FingerprintError
 from ..fingerprints import fingerprint_file
 
@@ -89,7 +89,7 @@ def why_not_reusable(trail, run, *, environment: str | None = None) -> str | Non
             first = (health.get("unverifiable_reads") or [{}])[0]
             what = f"{first.get('kind', '?')} {first.get('what', '')}".strip()
             return f"run {run.id[:8]} read what capture cannot verify: {what}"
-    environment = environment or environment_fingerprint()[0].digest
+    environment = environment or _environment.environment_fingerprint()[0].digest
     if found.environment is None or found.environment.id != environment:
         diff = environment_diff(trail, found.environment)
         return f"the environment changed since run {run.id[:8]}: {summarize_diff(diff)}"
@@ -106,7 +106,7 @@ def environment_diff(trail, artifact) -> dict:
     if artifact is None or artifact.snapshot is None:
         return {"unknown": True}
     before = trail.load(artifact.id)
-    now = describe_environment()
+    now = _environment.describe_environment()
 
     def packages(env):
         return dict(p.split("==", 1) for p in env.get("packages", []) if "==" in p)

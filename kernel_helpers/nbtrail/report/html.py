@@ -13,8 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from ..checks import CheckResult
-from ..checks._render import CHECK_CSS, check_card
+from ..checks import CHECK_CSS, CheckResult, check_card
 from .graph import lineage_svg
 from .runs import summarize
 

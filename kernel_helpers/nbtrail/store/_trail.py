@@ -170,7 +170,7 @@ class Trail(Queries, Artifacts):
             if row:
                 return row[0]
             trail_id = str(uuid.uuid4())
-            from .. import __version__
+            from .._version import __version__
 
             conn.execute(
                 meta.insert(),
