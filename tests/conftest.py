@@ -185,3 +185,32 @@ def screenshot_dir(request) -> Path:
     folder = ARTIFACTS / request.node.name.replace("/", "_")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# -- an unprivileged user ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def unprivileged(tmp_path):
+    """A folder and an effective user that file permissions apply to.
+
+    Permission tests are meaningless as root (CI runs as root): there the effective user and
+    group drop to ``nobody`` for the test, in a folder ``nobody`` owns, and come back after.
+    As an ordinary user the test runs as that user, in its own temporary folder.
+    """
+    if os.geteuid() != 0:
+        yield tmp_path
+        return
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    folder = Path(tempfile.mkdtemp(prefix="nbtrail-unprivileged-", dir="/tmp"))
+    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    os.setegid(nobody.pw_gid)
+    os.seteuid(nobody.pw_uid)
+    try:
+        yield folder
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        shutil.rmtree(folder, ignore_errors=True)

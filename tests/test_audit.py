@@ -265,3 +265,76 @@ def test_expect_head_that_is_too_short_or_not_hex_is_refused(trail):
     for bad in ("abc", "zz" * 10, ""):
         with pytest.raises(UsageError, match="at least 16 hex digits"):
             trail.verify(expect_head=bad)
+
+
+# -- every column of every fact --------------------------------------------------------------
+
+from nbtrail.store import _schema as _fact_schema  # noqa: E402
+
+COLUMNS = [
+    (table.name, column.name)
+    for table in _fact_schema.FACT_TABLES.values()
+    for column in table.columns
+]
+
+
+def _populate_every_column(trail, tmp_path):
+    """A trail whose rows fill every column of every fact table (the later ones too)."""
+    path = tmp_path / "input.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    with trail.start_run(
+        "prepare", params={"seed": 1}, notebook=tmp_path / "nb.ipynb", parent=None
+    ) as run:
+        source = run.use(path, snapshot=True)
+        frame = run.produce(
+            pd.DataFrame({"a": [1, 3]}), name="frame", derived_from={"raw": source}
+        )
+        run.log_metric("rows", 2, step=1)
+        run.record_check(
+            "schema",
+            "warn",
+            subjects={"data": frame},
+            summary="one finding",
+            metrics={"rows": 2},
+            thresholds={"rows": 1},
+            details=pd.DataFrame({"column": ["a"]}),
+            kind="schema",
+            version="2",
+            params={"strict": True},
+        )
+    return run
+
+
+def _changed(value, column):
+    import datetime as dt
+
+    if value is None:
+        python_type = column.type.python_type if not isinstance(column.type, sa.JSON) else dict
+        if python_type is dt.datetime:
+            return dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+        return {"tampered": True} if python_type is dict else python_type(7)
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, dt.datetime):
+        return value + dt.timedelta(seconds=1)
+    if isinstance(value, dict | list):
+        return {"tampered": True}
+    length = getattr(column.type, "length", None)
+    if length is not None and len(value) >= length:  # a full-width id or digest: change a digit
+        return value[:-1] + ("0" if value[-1] != "0" else "1")
+    return value + "x"
+
+
+@pytest.mark.parametrize(("table", "column"), COLUMNS, ids=[f"{t}.{c}" for t, c in COLUMNS])
+def test_an_edit_to_any_column_of_any_fact_is_detected(trail, tmp_path, table, column):
+    _populate_every_column(trail, tmp_path)
+    facts = _fact_schema.FACT_TABLES[table]
+    col = facts.c[column]
+    with trail.engine.begin() as conn:
+        rows = conn.execute(sa.select(facts)).mappings().all()
+        victim = next((r for r in rows if r[column] is not None), rows[0])
+        new = _changed(victim[column], col)
+        conn.execute(facts.update().where(facts.c.id == victim["id"]).values({column: new}))
+    assert trail.verify().ok is False, f"{table}.{column}: {victim[column]!r} -> {new!r} unseen"

@@ -278,3 +278,30 @@ def test_label_issues_refuses_what_it_cannot_do():
         checks.label_issues(X, pd.Series(["a", "b"] * 6), pred_probs=np.ones((12, 3)) / 3)
     with pytest.raises(UsageError, match="X has 12 rows but y has 3"):
         checks.label_issues(X, [1, 0, 1])
+
+
+def test_natural_duplicates_in_a_clean_held_out_batch_warn_with_count_and_share():
+    from nbtrail.datasets import load_adult
+
+    train = load_adult("train").dropna()
+    test = load_adult("test").dropna()
+    result = checks.leakage(train, test, target="income", sample=2000)
+    shared = result.metrics["shared_rows"]
+    assert 0 < shared and result.metrics["shared_row_share"] < 0.01
+    assert result.status == "warn", result.summary
+    assert f"{shared:,} of {len(test):,} test rows" in result.summary
+    assert f"({shared / len(test):.2%}) also appear in train" in result.summary
+    row = result.details.query("rule == 'rows_in_train_and_test'").iloc[0]
+    assert row["status"] == "warn" and row["threshold"] == 0.01
+    strict = checks.leakage(train, test, target="income", sample=2000, max_shared_share=0.0)
+    assert strict.status == "fail" and "above the 0.00% allowed" in strict.summary
+
+
+def test_a_split_that_leaks_rows_fails_above_the_threshold(frame):
+    train = frame.iloc[:300]
+    test = frame.iloc[250:300]  # every test row is a training row
+    result = checks.leakage(train, test, target="label", max_shared_share=0.05)
+    assert result.status == "fail"
+    assert result.summary.startswith("possible leakage: 50 of 50 test rows (100.00%)")
+    with pytest.raises(UsageError, match=r"max_shared_share must be a number in \[0, 1\]"):
+        checks.leakage(train, test, target="label", max_shared_share=2)

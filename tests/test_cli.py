@@ -149,6 +149,7 @@ def test_usage_and_input_errors_exit_2_with_one_line(capsys, project, args, mess
     code, _, err = run_cli(capsys, *args)
     assert code == 2
     assert message in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_no_trail_here(capsys):
@@ -178,13 +179,15 @@ def test_database_that_is_not_a_trail(capsys, monkeypatch, tmp_path):
     assert code == 2 and "not an nbtrail trail" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_folder(capsys, tmp_path):
-    locked = tmp_path / "locked"
+def test_unwritable_folder(capsys, unprivileged):
+    locked = unprivileged / "locked"
     locked.mkdir()
     locked.chmod(0o500)
+    assert not os.access(locked, os.W_OK, effective_ids=True)  # the mode applies to this user
     code, _, err = run_cli(capsys, "init", str(locked))
-    assert code == 2 and "permission denied" in err
+    assert code == 2
+    assert err.strip() == f"nbtrail: error: cannot create a trail in {locked}: permission denied"
+    assert not (locked / ".nbtrail").exists()
 
 
 def test_permission_error_is_one_line_exit_2_as_any_user(capsys, monkeypatch, tmp_path):

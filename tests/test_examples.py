@@ -47,3 +47,35 @@ def test_adult_income_example_records_checks_and_the_models_lineage(executed):
     status = nb.cells[-1].outputs[0]["data"]["text/plain"]
     assert re.search(r"^capture errors +0$", status, re.MULTILINE), status
     assert (folder / "adult_income.ipynb").stat().st_size < 1_000_000
+
+
+def test_checks_as_evidence_example_records_roles_kinds_and_a_product(tmp_path):
+    shutil.copy(EXAMPLES / "checks_as_evidence.ipynb", tmp_path)
+    nb = nbformat.read(tmp_path / "checks_as_evidence.ipynb", as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    with open_trail(tmp_path, readonly=True) as trail:
+        session = trail.runs(kind="session")[0]
+        tree = [session.id] + [r.id for r in trail.descendants(session.id)]
+        found = {c.name: c for c in trail.checks(tree)}
+        assert set(found) == {"leakage", "class_balance", "schema"}
+        assert [s.role for s in found["leakage"].subjects] == ["train", "test"]
+        assert (found["class_balance"].kind, found["class_balance"].version) == (
+            "class_balance",
+            "1",
+        )
+        assert found["class_balance"].params == {"target": "income", "minimum_share": 0.1}
+        upstream = trail.lineage(tmp_path / "data" / "schema.yaml", direction="upstream")
+        names = {n["name"] for n in upstream.nodes.values()}
+        assert "data/adult_train.csv" in names and "data/adult_test.csv" not in names
+        assert trail.verify().ok
+    # The table of verdicts about the training data names each check and the role it played.
+    table = next(c for c in nb.cells if "trail.checks(artifact=digest)" in c.source)
+    text = table.outputs[0]["data"]["text/plain"]
+    assert "class_balance" in text and "leakage" in text and "train" in text
+    rendered = next(c for c in nb.cells if "register_renderer" in c.source)
+    assert "<table class='bars'>" in rendered.outputs[0]["data"]["text/html"]
+    assert "<meter" in rendered.outputs[0]["data"]["text/html"]

@@ -1,9 +1,9 @@
 """The frontend's committed artefacts are what their sources make.
 
 Two things are committed beside the TypeScript so that installing nbtrail needs no Node.js: the
-API's types in ``extension/src/api.ts`` (generated from ``nbtrail.server.shapes``) and the
-built bundle in ``kernel_helpers/nbtrail/labextension/``. Each test here makes them again and
-compares: the types in memory, the bundle by a real build (``jlpm build:prod``) of a copy of
+API's types in ``extension/src/api.ts`` (generated from ``nbtrail.server.shapes`` by
+``nbtrail.server.typescript``) and the built bundle in ``kernel_helpers/nbtrail/labextension/``.
+Each test here makes them again and compares: the types in memory, the bundle by a real build (``jlpm build:prod``) of a copy of
 ``extension/`` in a temporary folder, compared with the committed bundle file by file, byte for
 byte. That works because the build is reproducible: the same sources give the same bytes in any
 folder (``extension/webpack.config.js`` says how).
@@ -34,7 +34,7 @@ COMMITTED = ROOT / "kernel_helpers" / "nbtrail" / "labextension"
 # What a build or an install leaves in extension/: never a source.
 NOT_SOURCES = {"node_modules", "lib", "tsconfig.tsbuildinfo", ".yarn"}
 REBUILD = (
-    "cd extension && export YARN_NPM_REGISTRY_SERVER=\"$(npm config get registry)\" && "
+    'cd extension && export YARN_NPM_REGISTRY_SERVER="$(npm config get registry)" && '
     '../.venv/bin/jlpm install && PATH="$PWD/../.venv/bin:$PATH" ../.venv/bin/jlpm build:prod'
 )
 
@@ -43,7 +43,7 @@ REBUILD = (
 
 
 def test_the_committed_api_types_are_generated_from_the_server_shapes():
-    from nbtrail.server.shapes import typescript
+    from nbtrail.server.typescript import typescript
 
     committed = (EXTENSION / "src" / "api.ts").read_text(encoding="utf-8")
     generated = typescript()
@@ -58,7 +58,7 @@ def test_the_committed_api_types_are_generated_from_the_server_shapes():
         )
         pytest.fail(
             "extension/src/api.ts is not what nbtrail/server/shapes.py generates: run "
-            "`.venv/bin/python -m nbtrail.server.shapes --write`, then rebuild the bundle "
+            "`.venv/bin/python -m nbtrail.server.typescript --write`, then rebuild the bundle "
             f"({REBUILD}) and commit both\n{diff}"
         )
 
@@ -205,12 +205,10 @@ def test_the_committed_bundle_is_what_the_sources_build(node_modules, tmp_path):
 
 
 def test_a_source_changed_without_a_rebuild_is_caught(node_modules, tmp_path):
-    """The comparison can fail: one changed sentence in a source changes the bundle."""
+    """The comparison can fail: one rule added to the stylesheet changes the bundle."""
     copy = _copy_sources(tmp_path)
-    panel = copy / "src" / "panel.ts"
-    text = panel.read_text(encoding="utf-8")
-    assert "'No checks recorded.'" in text
-    panel.write_text(text.replace("'No checks recorded.'", "'No check recorded.'"), "utf-8")
+    with (copy / "style" / "base.css").open("a", encoding="utf-8") as css:
+        css.write("\n.nbtrail-changed {\n  color: red;\n}\n")
     problems = bundle_differences(COMMITTED, build_bundle(copy, node_modules))
-    assert any(p.startswith("differs: package.json") for p in problems), problems
-    assert any("static/" in p for p in problems), problems
+    assert "differs: package.json" in problems, problems  # it names the new entry point
+    assert any(p.startswith("built, not committed: static/") for p in problems), problems

@@ -22,10 +22,26 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from nbtrail import fingerprint
 from nbtrail.store import init_trail
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 TOKEN = "nbtrail-test-token"
+
+
+# pytest-jupyter, once test_server.py loads it, makes two of its fixtures autouse for every test
+# of the session: one closes "the" asyncio loop after each test, the other runs the Jupyter
+# server's cleanup on that loop. Here that loop is the one Playwright's sync API keeps running,
+# so both fail (and a later module's order decided whether they did). JupyterLab runs in a
+# subprocess in this module: neither is wanted.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop():
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup():
+    yield
 
 
 def _free_port() -> int:
@@ -43,7 +59,7 @@ def lab(tmp_path_factory, browser):
     with (
         init_trail(root) as trail,
         trail.start_run(
-            "analysis.ipynb", kind="template", attrs={"notebook": str(root / "analysis.ipynb")}
+            "analysis.ipynb", kind="template", notebook=root / "analysis.ipynb"
         ) as older,
     ):
         older.use(root / "old.csv")  # an earlier run of the notebook, for the run history
@@ -120,7 +136,8 @@ def _open(browser, lab, path):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{lab['url']}/lab/tree/{path}?token={TOKEN}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    # The restored layout may hold other notebooks (hidden tabs): wait for one to exist.
+    page.wait_for_selector(".jp-Notebook", state="attached", timeout=60_000)
     # JupyterLab restores the previous layout too: make this notebook the current one.
     page.evaluate(
         "path => window.jupyterapp.commands.execute('docmanager:open', {path})", str(path)
@@ -187,8 +204,26 @@ def test_trail_panel_shows_lineage_checks_and_status(lab, browser, screenshot_di
     assert "schema" in output.inner_text() and "atlantis" in output.inner_text()
     check = page.locator("#nbtrail-panel li.nbtrail-check[data-status='fail']").first
     assert check.get_attribute("data-name") == "schema"
+    card = check.locator(".nbtrail-card")
+    assert card.is_hidden()  # drawn when opened
     check.locator(".nbtrail-check-head").click()
-    assert "city" in check.locator(".nbtrail-findings").inner_text()
+    card.wait_for(state="visible")
+    # Opened, the check shows the card the server drew, sanitised: what it judged (the frame
+    # `bad` the cell validated, named and fingerprinted), its metrics, its findings.
+    people = pd.read_csv(lab["root"] / "people.csv")
+    bad = fingerprint(people.assign(city=["atlantis"] * len(people))).digest
+    subjects = card.locator(".subjects")
+    assert " ".join(subjects.inner_text().split()) == f"on data: bad {bad[:12]}"
+    assert subjects.locator("code").get_attribute("title") == bad
+    assert "failing_row_share" in card.locator("table").first.inner_text()
+    assert "city" in card.locator(".findings").inner_text()
+    assert card.locator(".findings tr.bad").count() == 1
+    # A refresh draws the list again; the opened check stays open.
+    check.evaluate("e => { e.dataset.drawn = 'before'; }")
+    page.click("#nbtrail-panel .nbtrail-refresh")
+    page.wait_for_selector("#nbtrail-panel li.nbtrail-check:not([data-drawn])", timeout=30_000)
+    check = page.locator("#nbtrail-panel li.nbtrail-check[data-status='fail']").first
+    assert check.locator(".nbtrail-card .subjects").is_visible()
     status = page.locator(".nbtrail-status")
     page.wait_for_function(
         "() => document.querySelector('.nbtrail-status').dataset.failing === '1'", timeout=30_000
@@ -263,6 +298,13 @@ def test_settings_choose_which_artifact_kinds_the_graph_shows(lab, browser, scre
         assert ("people.csv", "model") in edges
         page.screenshot(path=str(screenshot_dir / "files-and-models.png"))
     finally:
-        page.evaluate(save, "{}")
+        # Through the server, not the page: a failure above may have left no page open.
+        request = urllib.request.Request(
+            f"{lab['url']}/lab/api/settings/nbtrail:plugin",
+            data=json.dumps({"raw": "{}"}).encode(),
+            method="PUT",
+            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=30).close()
     assert not errors, errors
     page.close()

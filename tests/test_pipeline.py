@@ -441,11 +441,21 @@ def test_report_opens_offline_in_a_real_browser(capsys, project, browser, screen
     page.on("request", lambda r: requests.append(r.url))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto((project / "site" / "report.html").as_uri())
+    verdict = page.locator("section.verdict")
+    assert verdict.count() == 1 and "It worked" in verdict.inner_text()
+    assert verdict.bounding_box()["y"] < page.locator("tr.step").first.bounding_box()["y"]
     assert page.locator("tr.step").count() == 2
     assert page.locator("svg.lineage g.node.step").count() == 2
     assert page.locator("svg.lineage g.node.file").count() >= 3
     box = page.locator("svg.lineage").bounding_box()
     assert box["width"] > 300 and box["height"] > 40
+    # Left to right by generation: the input file, the first step, its output, the second step.
+    x = {
+        key: page.locator(f"svg.lineage g.node[data-node='{key}']").bounding_box()["x"]
+        for key in ("step:first", "step:second")
+    }
+    source = page.locator("svg.lineage g.node.file", has_text="input.csv").bounding_box()["x"]
+    assert source < x["step:first"] < x["step:second"]
     links = page.locator("tr.step a")
     assert links.count() == 2
     href = links.first.get_attribute("href")
@@ -491,3 +501,50 @@ def test_validate_data_template_fails_its_gate_on_bad_data(capsys, project):
         tree = [run.id] + [r.id for r in trail.descendants(run.id)]
         found = {c.name: c.status for c in trail.checks(tree)}
         assert found["schema"] == "fail" and found["leakage"] == "pass"
+    # `nbtrail show` names the checks and metrics recorded in the run's cells, and where.
+    code, out, _ = run_cli(capsys, "show", run.id)
+    assert code == 0
+    checks_section = out[out.index("\nchecks\n") :]
+    assert "FAIL  schema" in checks_section and "[cell " in checks_section
+    assert "PASS  leakage" in checks_section
+    code, out, _ = run_cli(capsys, "checks", run.id, "--status", "fail", "--findings")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("FAIL   schema") and len([ln for ln in lines if "PASS" in ln]) == 0
+    assert any("workclass" in ln and "isin" in ln for ln in lines[1:])
+    code, out, _ = run_cli(capsys, "checks", run.id, "--json")
+    verdicts = json.loads(out)
+    assert {v["name"]: v["status"] for v in verdicts}["schema"] == "fail"
+    assert {s["role"] for v in verdicts for s in v["subjects"]} >= {"data", "train", "test"}
+
+
+def test_templates_read_csv_or_parquet_and_name_the_parameter_otherwise(capsys, project):
+    from nbtrail.datasets import load_adult
+    from nbtrail.demo import templates_dir
+
+    adult = load_adult().dropna().drop_duplicates().head(1200)
+    adult.iloc[:900].to_csv(project / "train.csv", index=False)
+    adult.iloc[900:].to_csv(project / "test.csv", index=False)
+    template = templates_dir() / "validate_data.ipynb"
+    args = [
+        "run",
+        template,
+        "-p",
+        "test",
+        "test.csv",
+        "-p",
+        "label_rows",
+        "0",
+        "-p",
+        "gate_on",
+        "leakage",
+    ]
+    code, _, err = run_cli(capsys, *args, "-p", "train", "train.csv")
+    assert code == 0, err
+    (project / "train.txt").write_text("not a table")
+    code, _, err = run_cli(capsys, *args, "-p", "train", "train.txt")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err  # the failure, then where the executed notebook is
+    assert "parameter 'train': train.txt is not a table nbtrail reads" in lines[0]
+    assert "Traceback" not in err

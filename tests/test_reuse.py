@@ -189,7 +189,7 @@ def test_declared_inputs_are_fingerprinted_and_recorded(project):
     (project / "extra" / "b.csv").write_text("x\n3\n")  # the template never reads it
     third = _run(spec)
     assert third.status == "succeeded"
-    assert "declared inputs" in third.not_reused
+    assert "no earlier successful run with these parameters and inputs" in third.not_reused
     (project / "extra" / "a.csv").unlink()
     (project / "extra" / "b.csv").unlink()
     result = run_pipeline(spec)

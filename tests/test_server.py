@@ -221,3 +221,99 @@ def test_hidden_kinds_are_contracted_not_cut():
 async def test_lineage_filtered_by_kind(jp_fetch, project):
     graph = await get(jp_fetch, "lineage", notebook="analysis.ipynb", kinds="file")
     assert [n["label"] for n in graph["nodes"]] == ["data.csv"] and graph["edges"] == []
+
+
+# -- robustness: history on a shared trail, bounded queries, jobs under a lock ----------------
+
+
+def _many_other_runs(root, count: int) -> None:
+    """Runs of other notebooks, all newer than the analysis session (a busy shared trail)."""
+    from nbtrail.store import NewRun, open_trail
+
+    with open_trail(root) as trail:
+        batch = trail.batch()
+        for i in range(count):
+            batch.add(
+                NewRun(f"other-{i}.ipynb", kind="session", notebook=root / f"other-{i}.ipynb")
+            )
+        batch.commit()
+
+
+async def test_a_notebooks_history_survives_a_busy_shared_trail(jp_fetch, project):
+    _many_other_runs(project["root"], 400)
+    runs = await get(jp_fetch, "runs", notebook="analysis.ipynb")
+    assert [r["id"] for r in runs["runs"]] == [project["session"]]
+    assert (await get(jp_fetch, "checks", notebook="analysis.ipynb"))["checks"]
+
+
+def _statements(jp_serverapp):
+    """Count the SQL statements the server's trail executes."""
+    import sqlalchemy as sa
+
+    engine = jp_serverapp.web_app.settings["nbtrail"].trail().engine
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    return seen
+
+
+async def test_views_cost_the_same_number_of_queries_whatever_the_number_of_cells(
+    jp_fetch, jp_serverapp, project
+):
+    from nbtrail.store import open_trail
+
+    seen = _statements(jp_serverapp)
+
+    async def cost() -> dict[str, int]:
+        out = {}
+        for endpoint in ("runs", "lineage", "checks"):
+            seen.clear()
+            await get(jp_fetch, endpoint, notebook="analysis.ipynb")
+            out[endpoint] = len(seen)
+        return out
+
+    small = await cost()
+    with open_trail(project["root"]) as trail:
+        session = trail.get_run(project["session"])
+        batch = trail.batch()
+        from nbtrail.store import NewCheck, NewRun
+
+        for i in range(40):
+            cell = NewRun(f"cell {i + 2}", kind="cell", parent_id=session.id, status="succeeded")
+            batch.add(cell, NewCheck(cell.id, f"check {i}", "warn" if i % 2 else "fail"))
+        batch.commit()
+    large = await cost()
+    assert large == small, (small, large)
+    runs = await get(jp_fetch, "runs", notebook="analysis.ipynb")
+    assert runs["runs"][0]["failing_checks"] == 1 + 20
+
+
+def test_jobs_beyond_max_jobs_are_refused_under_a_lock(tmp_path, monkeypatch):
+    import threading
+
+    from nbtrail.server.jobs import Job, Jobs, TooManyJobs
+
+    jobs = Jobs(tmp_path, max_jobs=2)
+
+    def slow_launch(notebook, parameters):
+        time.sleep(0.05)  # wide enough for every other request to arrive meanwhile
+        return Job(f"{threading.get_ident():012x}"[-12:], "n.ipynb", {}, "o", "r")
+
+    monkeypatch.setattr(jobs, "_launch", slow_launch)
+    started, refused = [], []
+    barrier = threading.Barrier(8)
+
+    def request():
+        barrier.wait()
+        try:
+            started.append(jobs.start(tmp_path / "n.ipynb", {}))
+        except TooManyJobs as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(started) == 2 and len(refused) == 6
+    assert refused[0] == "2 runs are already going; wait for one to end"
+    assert jobs.running() == 2

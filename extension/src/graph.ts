@@ -4,7 +4,7 @@
  */
 import dagre from '@dagrejs/dagre';
 
-import { ILineage } from './model';
+import { ILineageReply } from './api';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 112;
@@ -25,7 +25,7 @@ function short(text: string, limit = 16): string {
   return text.length <= limit ? text : text.slice(0, limit - 1) + '…';
 }
 
-export function renderLineage(container: HTMLElement, lineage: ILineage): void {
+export function renderLineage(container: HTMLElement, lineage: ILineageReply): void {
   container.textContent = '';
   if (!lineage.nodes.length) {
     const empty = document.createElement('p');

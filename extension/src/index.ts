@@ -7,8 +7,9 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { ICommandPalette, ISanitizer, Sanitizer, ToolbarButton } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -34,17 +35,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Lineage, checks and audited runs of the active notebook.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ILabShell, IStatusBar, ICommandPalette, ISettingRegistry],
+  optional: [ILabShell, IStatusBar, ICommandPalette, ISettingRegistry, ISanitizer],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     labShell: ILabShell | null,
     statusBar: IStatusBar | null,
     palette: ICommandPalette | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    sanitizer: IRenderMime.ISanitizer | null
   ) => {
     const model = new TrailModel();
-    const panel = new TrailPanel(model);
+    // The application's sanitizer (its settings apply), else JupyterLab's default one.
+    const panel = new TrailPanel(model, sanitizer ?? new Sanitizer());
     panel.title.icon = trailIcon;
     panel.title.caption = 'Trail: lineage, checks and runs of this notebook';
     app.shell.add(panel, 'left', { rank: 850 });

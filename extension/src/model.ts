@@ -3,43 +3,20 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { query, requestAPI } from './request';
+import {
+  CheckStatus,
+  FAILING_CHECK_STATUSES,
+  ICheck,
+  IChecksReply,
+  ILineageReply,
+  IRun,
+  IRunsReply
+} from './api';
+import { endpoint, query, requestAPI } from './request';
 
-export interface IRun {
-  id: string;
-  name: string;
-  kind: string;
-  status: string;
-  started_at: string;
-  ended_at: string | null;
-  duration: number | null;
-  failing_checks?: number | null;
-  error?: string | null;
-}
-
-export interface ILineageNode {
-  id: string;
-  label: string;
-  kind: string;
-  path: string | null;
-  snapshot: boolean;
-}
-
-export interface ILineage {
-  run: string | null;
-  nodes: ILineageNode[];
-  edges: { source: string; target: string; kind: string }[];
-}
-
-export interface ICheck {
-  id: string;
-  name: string;
-  status: string;
-  summary: string;
-  metrics: Record<string, unknown>;
-  thresholds: Record<string, unknown>;
-  details: Record<string, unknown>[];
-  details_rows: number;
+/** Whether a check counts as failing: the status bar and the panel say how many. */
+export function isFailing(status: CheckStatus): boolean {
+  return FAILING_CHECK_STATUSES.includes(status);
 }
 
 export interface ITrailState {
@@ -47,13 +24,13 @@ export interface ITrailState {
   /** The run picked in the history, or null for the notebook's newest run. */
   selected: string | null;
   runs: IRun[];
-  lineage: ILineage;
+  lineage: ILineageReply;
   checks: ICheck[];
   error: string | null;
   updated: Date | null;
 }
 
-const EMPTY: ILineage = { run: null, nodes: [], edges: [] };
+const EMPTY: ILineageReply = { run: null, nodes: [], edges: [] };
 
 export class TrailModel {
   private _state: ITrailState = {
@@ -91,7 +68,7 @@ export class TrailModel {
   get failingChecks(): number {
     const run = this.current;
     if (this._state.selected === null || !run || run.failing_checks == null) {
-      return this._state.checks.filter(c => c.status === 'fail' || c.status === 'error').length;
+      return this._state.checks.filter(c => isFailing(c.status)).length;
     }
     return run.failing_checks;
   }
@@ -137,9 +114,9 @@ export class TrailModel {
       const kinds = this.kinds.length ? this.kinds.join(',') : undefined;
       const which = selected ? { run: selected } : { notebook };
       const [runs, lineage, checks] = await Promise.all([
-        requestAPI<{ runs: IRun[] }>('runs' + query({ notebook, limit: '20' })),
-        requestAPI<ILineage>('lineage' + query({ ...which, kinds })),
-        requestAPI<{ checks: ICheck[] }>('checks' + query(which))
+        requestAPI<IRunsReply>(endpoint('runs') + query({ notebook, limit: '20' })),
+        requestAPI<ILineageReply>(endpoint('lineage') + query({ ...which, kinds })),
+        requestAPI<IChecksReply>(endpoint('checks') + query(which))
       ]);
       if (notebook !== this._state.notebook || selected !== this._state.selected) {
         return; // the user moved to another notebook or run meanwhile

@@ -1,10 +1,12 @@
 /**
  * The Trail panel: the active notebook's lineage graph, its checks, its run history.
  */
+import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
+import { ICheck, IRun } from './api';
 import { renderLineage } from './graph';
-import { ICheck, IRun, ITrailState, TrailModel } from './model';
+import { ITrailState, TrailModel } from './model';
 
 function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -19,58 +21,47 @@ function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function value(v: unknown): string {
-  if (typeof v === 'number') {
-    return Number.isInteger(v) ? String(v) : v.toPrecision(4);
-  }
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-export function renderCheck(check: ICheck): HTMLElement {
+/**
+ * One check in the list: its badge, name and summary; opened (a click on its head), the card
+ * the server drew for it (what it judged, metrics against thresholds, findings, and for some
+ * kinds their own picture), sanitised before it is shown.
+ */
+export function renderCheck(
+  check: ICheck,
+  sanitizer: IRenderMime.ISanitizer,
+  open: boolean,
+  onToggle: (open: boolean) => void
+): HTMLElement {
   const item = h('li', `nbtrail-check nbtrail-check-${check.status}`);
   item.dataset.status = check.status;
   item.dataset.name = check.name;
+  item.dataset.id = check.id;
   const head = h('div', 'nbtrail-check-head');
   head.appendChild(h('span', `nbtrail-badge nbtrail-badge-${check.status}`, check.status));
   head.appendChild(h('span', 'nbtrail-check-name', check.name));
   item.appendChild(head);
   item.appendChild(h('div', 'nbtrail-check-summary', check.summary));
-  const details = h('div', 'nbtrail-check-details');
-  details.hidden = true;
-  const metrics = h('table', 'nbtrail-table');
-  for (const [key, v] of Object.entries(check.metrics)) {
-    const row = metrics.insertRow();
-    row.insertCell().textContent = key;
-    row.insertCell().textContent = value(v);
-    const limit = check.thresholds[key];
-    row.insertCell().textContent = limit === undefined ? '' : value(limit);
-  }
-  details.appendChild(metrics);
-  if (check.details.length) {
-    const findings = h('table', 'nbtrail-table nbtrail-findings');
-    const columns = Object.keys(check.details[0]);
-    const header = findings.createTHead().insertRow();
-    for (const column of columns) {
-      header.appendChild(h('th', '', column));
+  const card = h('div', 'nbtrail-card');
+  // Drawn only when opened: a card can hold a few hundred rows of findings.
+  const draw = () => {
+    if (!card.childElementCount) {
+      card.innerHTML = sanitizer.sanitize(check.html);
     }
-    const body = findings.createTBody();
-    for (const record of check.details) {
-      const row = body.insertRow();
-      for (const column of columns) {
-        row.insertCell().textContent = value(record[column]);
-      }
+  };
+  const show = (opened: boolean) => {
+    if (opened) {
+      draw();
     }
-    details.appendChild(findings);
-    if (check.details_rows > check.details.length) {
-      details.appendChild(
-        h('div', 'nbtrail-muted', `${check.details_rows - check.details.length} more findings in the trail`)
-      );
-    }
-  }
-  item.appendChild(details);
+    card.hidden = !opened;
+    item.classList.toggle('nbtrail-open', opened);
+    head.title = opened ? 'Hide the details' : 'Show what was judged, the metrics, the findings';
+  };
+  show(open);
+  item.appendChild(card);
   head.addEventListener('click', () => {
-    details.hidden = !details.hidden;
-    item.classList.toggle('nbtrail-open', !details.hidden);
+    const opened = card.hidden;
+    show(opened);
+    onToggle(opened);
   });
   return item;
 }
@@ -93,10 +84,18 @@ export class TrailPanel extends Widget {
   private _title = h('div', 'nbtrail-panel-title');
   private _status = h('div', 'nbtrail-muted');
   private _graph = h('div', 'nbtrail-graph');
-  private _checks = h('ul', 'nbtrail-checks');
-  private _runs = h('ul', 'nbtrail-runs');
+  // Not `nbtrail-checks`: that is the class of the check cards' container in notebook
+  // outputs, whose stylesheet (global once an output shows it) would style this list too.
+  private _checks = h('ul', 'nbtrail-check-list');
+  private _runs = h('ul', 'nbtrail-run-list');
 
-  constructor(private readonly model: TrailModel) {
+  /** The checks the user opened, kept open when the panel refreshes. */
+  private _opened = new Set<string>();
+
+  constructor(
+    private readonly model: TrailModel,
+    private readonly sanitizer: IRenderMime.ISanitizer
+  ) {
     super();
     this.id = 'nbtrail-panel';
     this.addClass('nbtrail-panel');
@@ -132,7 +131,11 @@ export class TrailPanel extends Widget {
       this._checks.appendChild(h('li', 'nbtrail-empty', 'No checks recorded.'));
     }
     for (const check of state.checks) {
-      this._checks.appendChild(renderCheck(check));
+      const toggle = (open: boolean) =>
+        open ? this._opened.add(check.id) : this._opened.delete(check.id);
+      this._checks.appendChild(
+        renderCheck(check, this.sanitizer, this._opened.has(check.id), toggle)
+      );
     }
     this._runs.textContent = '';
     for (const run of state.runs) {

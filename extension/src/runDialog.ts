@@ -6,25 +6,8 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
-import { ApiError, query, requestAPI } from './request';
-
-export interface IParameter {
-  name: string;
-  type: string;
-  default: unknown;
-  help: string;
-  allowed: string | null;
-  choices: string[];
-}
-
-export interface IJob {
-  id: string;
-  status: 'running' | 'succeeded' | 'failed';
-  run_id: string | null;
-  error: string | null;
-  executed_notebook: string;
-  report: string;
-}
+import { IJob, IParameter, ISchemaReply } from './api';
+import { ApiError, endpoint, query, requestAPI } from './request';
 
 class ParameterForm extends Widget {
   private _inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
@@ -126,8 +109,8 @@ export async function runAudited(
   notebookPath: string,
   openNotebook: (path: string) => void
 ): Promise<IJob | null> {
-  const schema = await requestAPI<{ parameters: IParameter[] }>(
-    'schema' + query({ notebook: notebookPath })
+  const schema = await requestAPI<ISchemaReply>(
+    endpoint('schema') + query({ notebook: notebookPath })
   );
   const form = new ParameterForm(schema.parameters);
   const choice = await showDialog({
@@ -147,7 +130,7 @@ export async function runAudited(
   void dialog.launch();
   let job: IJob;
   try {
-    job = await requestAPI<IJob>('jobs', {
+    job = await requestAPI<IJob>(endpoint('jobs'), {
       method: 'POST',
       body: JSON.stringify({ notebook: notebookPath, parameters: choice.value ?? {} })
     });
@@ -162,7 +145,7 @@ export async function runAudited(
     progress.status.textContent = `Running… ${Math.round((Date.now() - started) / 1000)} s`;
     progress.status.dataset.status = 'running';
     await new Promise(resolve => setTimeout(resolve, 1000));
-    job = await requestAPI<IJob>(`jobs/${job.id}`);
+    job = await requestAPI<IJob>(endpoint('job', job.id));
   }
   progress.status.dataset.status = job.status;
   progress.status.textContent =

@@ -21,7 +21,7 @@ from ._version import __version__
 # appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.
 logging.getLogger("nbtrail").addHandler(logging.NullHandler())
 
-from .capture import log_metric, output, snapshot, track  # noqa: E402
+from .capture import flush, log_metric, output, snapshot, track  # noqa: E402
 from .checks import gate, produce  # noqa: E402
 from .errors import GateFailed, NbtrailError  # noqa: E402
 from .fingerprints import Fingerprint, fingerprint, fingerprint_file  # noqa: E402
@@ -37,6 +37,7 @@ __all__ = [
     "__version__",
     "fingerprint",
     "fingerprint_file",
+    "flush",
     "gate",
     "init_trail",
     "load_ipython_extension",

@@ -13,6 +13,7 @@ __all__ = [
     "CHECK_STATUSES",
     "EDGE_KINDS",
     "ENDED_RUN_STATUSES",
+    "FAILING_CHECK_STATUSES",
     "RUN_STATUSES",
     "STEP_STATUSES",
     "CheckStatus",
@@ -34,6 +35,8 @@ EdgeKind = Literal["used", "produced", "derived", "judged"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 ENDED_RUN_STATUSES: tuple[str, ...] = RUN_STATUSES[1:]
 CHECK_STATUSES: tuple[str, ...] = get_args(CheckStatus)
+# A check with one of these stops a gate; the others let the run go on.
+FAILING_CHECK_STATUSES: tuple[str, ...] = ("fail", "error")
 STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
 EDGE_KINDS: tuple[str, ...] = get_args(EdgeKind)
 
@@ -47,4 +50,4 @@ def worst(statuses) -> str:
 
 def failing(status: str) -> bool:
     """Whether a check status stops a gate: ``fail`` or ``error``."""
-    return status in ("fail", "error")
+    return status in FAILING_CHECK_STATUSES

@@ -7,7 +7,16 @@ fits, :mod:`._recording` turns that into trail facts, a background writer commit
 
 from ._recording import Health, Recording
 from ._script import track
-from .api import log_metric, output, snapshot
+from .api import flush, log_metric, output, snapshot
 from .session import CaptureSession
 
-__all__ = ["CaptureSession", "Health", "Recording", "log_metric", "output", "snapshot", "track"]
+__all__ = [
+    "CaptureSession",
+    "Health",
+    "Recording",
+    "flush",
+    "log_metric",
+    "output",
+    "snapshot",
+    "track",
+]

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -48,6 +49,7 @@ log = logging.getLogger("nbtrail.capture")
 _MISSING = object()
 _MAX_CODE = 1 << 20  # cells larger than this keep a digest of their code but no snapshot
 _MAX_LISTED = 50  # examples kept of each kind of health problem
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 
 
 class Health:
@@ -499,6 +501,16 @@ class Recording:
         """Return the digest of an object a check judges or a producer used, recording it."""
         with self.guard("fingerprinting a checked object"):
             unit = self.unit
+            if isinstance(obj, os.PathLike):  # a file judged: its bytes, with its path
+                path = str(Path(obj).resolve())
+                fp = fingerprint_file(path, cache=self.trail.stat_cache)
+                facts = [NewArtifact.of(fp, self.trail.display_path(path))]
+                if unit is not None:
+                    facts.append(NewEdge("used", unit.run_id, fp.digest, path=path))
+                    unit.facts.extend(facts)
+                else:
+                    self._submit(facts)
+                return fp.digest
             if unit is not None:
                 digests = self._object_sources(obj, unit, name or type(obj).__name__)
                 return digests[0] if digests else None
@@ -507,9 +519,24 @@ class Recording:
             return fp.digest
         return None
 
-    def record_check(self, name: str, status: str, *, details=None, **fields) -> str:
-        """Record a check result in the current cell's run (or the session's); return its id."""
-        fact = NewCheck.build(self._run_id(), name, status, details=details, **fields)
+    def record_check(self, name: str, status: str, *, details=None, subjects=(), **fields) -> str:
+        """Record a check result in the current cell's run (or the session's); return its id.
+
+        ``subjects`` are (role, fingerprint or object) pairs; objects are fingerprinted here.
+        """
+        pairs = subjects.items() if hasattr(subjects, "items") else subjects
+        judged = [
+            (role, it if isinstance(it, str) and _DIGEST.match(it) else self.subject(it))
+            for role, it in pairs
+        ]
+        fact = NewCheck.build(
+            self._run_id(),
+            name,
+            status,
+            details=details,
+            subjects=[(role, digest) for role, digest in judged if digest],
+            **fields,
+        )
         with self.lock:
             unit = self.unit
             if unit is not None:

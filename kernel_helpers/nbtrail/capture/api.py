@@ -14,12 +14,22 @@ from pathlib import Path
 from .. import recording
 from ..errors import UsageError
 
-__all__ = ["log_metric", "output", "snapshot"]
+__all__ = ["flush", "log_metric", "output", "snapshot"]
 
 
 def _session():
     session = recording.current()
     return session if session is not None and not getattr(session, "closed", True) else None
+
+
+def flush(timeout: float = 60.0) -> bool:
+    """Wait until everything captured so far is in the trail (True), or ``timeout`` passes.
+
+    Capture writes in the background; before reading the trail from the same notebook
+    (``trail.checks(...)``, ``!nbtrail checks``), flush. A no-op without a recording session.
+    """
+    session = _session()
+    return True if session is None else session.writer.flush(timeout)
 
 
 def log_metric(name: str, value) -> None:

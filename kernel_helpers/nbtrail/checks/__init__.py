@@ -25,7 +25,14 @@ from ._leakage import leakage
 from ._producer import Product, produce
 from ._quality import data_quality
 from ._registry import CheckSpec, available_checks, check, get_check, register_check
-from ._render import CHECK_CSS, Renderer, check_card, register_renderer, render_checks_report
+from ._render import (
+    CHECK_CSS,
+    Renderer,
+    bar_chart,
+    check_card,
+    register_renderer,
+    render_checks_report,
+)
 from ._result import CheckResult, SubjectRef
 from ._schema import Schema, infer_schema, validate
 
@@ -40,6 +47,7 @@ __all__ = [
     "Schema",
     "SubjectRef",
     "available_checks",
+    "bar_chart",
     "check",
     "check_card",
     "confident_learning",

@@ -8,11 +8,13 @@ or record never hides the result: it is returned all the same, and capture count
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 
 from .. import recording
 from ..errors import FingerprintError
-from ..fingerprints import fingerprint
+from ..fingerprints import fingerprint, fingerprint_file
 from ._result import CheckResult, SubjectRef
 
 __all__ = ["describe_subjects", "finish", "record_result"]
@@ -21,11 +23,14 @@ log = logging.getLogger("nbtrail")
 
 
 def _digest(obj, recorder, label: str) -> str | None:
+    """A subject's fingerprint: a path judged is the file's bytes, anything else its content."""
     if isinstance(obj, SubjectRef):
         return obj.digest
     try:
         if recorder is not None:
             return recorder.subject(obj, name=label)
+        if isinstance(obj, os.PathLike):
+            return fingerprint_file(obj).digest
         return fingerprint(obj).digest
     except FingerprintError:
         return None
@@ -38,38 +43,43 @@ def finish(result: CheckResult, subjects) -> CheckResult:
     for role, obj, label in subjects:
         digest = _digest(obj, recorder, label)
         if digest is not None:
-            refs.append(SubjectRef(role, digest, label))
+            refs.append(SubjectRef.of(role, digest, label, obj))
     result.subjects = refs
     if recorder is not None:
-        record_result(result, recorder)
+        _record(result, recorder, with_objects=False)  # the recorder has seen the subjects
     return result
 
 
 def record_result(result: CheckResult, run=None) -> CheckResult:
-    """Record a result in ``run`` (a Run or any recorder), else in the active recorder."""
+    """Record a result in ``run`` (a Run or any recorder), else in the active recorder.
+
+    Given a run, the subjects still alive are handed over as objects, so the run records
+    their artifacts and not only their fingerprints.
+    """
     recorder = run if run is not None else recording.active()
     if recorder is None:
         return result
+    return _record(result, recorder, with_objects=run is not None)
+
+
+def _record(result: CheckResult, recorder, *, with_objects: bool) -> CheckResult:
+    subjects = [
+        (s.role, s.obj if with_objects and s.obj is not None else s.digest) for s in result.subjects
+    ]
     fields = {
         "summary": result.summary,
         "metrics": result.metrics,
         "thresholds": result.thresholds,
         "details": result.details if len(result.details) else None,
-        "subjects": [(s.role, s.digest) for s in result.subjects],
+        "subjects": subjects,
         "kind": result.kind,
         "version": result.version,
         "params": result.params,
     }
-    if run is not None:
-        stored = run.record_check(result.name, result.status, **fields)
+    guard = getattr(recorder, "guard", None)  # capture: a failure is counted, never raised
+    with guard(f"recording check {result.name}") if guard else contextlib.nullcontext():
+        stored = recorder.record_check(result.name, result.status, **fields)
         result.record_id = getattr(stored, "id", stored)
-        return result
-    guard = getattr(recorder, "guard", None)
-    if guard is None:
-        result.record_id = recorder.record_check(result.name, result.status, **fields)
-        return result
-    with guard(f"recording check {result.name}"):
-        result.record_id = recorder.record_check(result.name, result.status, **fields)
     return result
 
 

@@ -38,7 +38,7 @@ class CheckSpec:
     version : str
         Bumped when the check's verdicts change for the same input.
     function : callable
-        The undecorated check function.
+        The check itself (decorated: calling it records its result like calling the check).
     roles : dict
         Parameter name to the role its argument plays (``{"train": "train"}``).
     parameters : dict
@@ -165,7 +165,6 @@ def check(kind: str, *, version, roles: dict | None = None):
     roles = dict(roles or {})
 
     def decorate(function):
-        spec = register_check(CheckSpec.of(kind, version, function, roles))
         signature = inspect.signature(function)
 
         @functools.wraps(function)
@@ -185,6 +184,7 @@ def check(kind: str, *, version, roles: dict | None = None):
             ]
             return finish(result, subjects)
 
+        spec = register_check(CheckSpec.of(kind, version, run, roles))
         run.spec = spec
         return run
 

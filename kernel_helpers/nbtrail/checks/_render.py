@@ -20,6 +20,7 @@ import pandas as pd
 __all__ = [
     "CHECK_CSS",
     "Renderer",
+    "bar_chart",
     "bars",
     "check_card",
     "findings_table",
@@ -49,6 +50,7 @@ text-align:left;vertical-align:top}
 .nbtrail-checks th{background:#f8f9fa}
 .nbtrail-checks tr.bad td{background:#fce8e6}.nbtrail-checks tr.meh td{background:#fef7e0}
 .nbtrail-checks details summary{cursor:pointer;color:#1a73e8}
+.nbtrail-checks table.bars meter{width:16rem;height:.9rem}
 """
 
 _STATUSES = {"pass", "warn", "fail", "error"}
@@ -163,8 +165,27 @@ def findings_table(details: pd.DataFrame | None) -> str:
     return f"<div class='findings'><div class='muted'>{len(details)} finding(s)</div>{table}</div>"
 
 
+def bar_chart(rows, *, caption: str = "") -> str:
+    """Horizontal bars as an HTML table of ``<meter>`` elements: ``rows`` are (label, value).
+
+    No inline style and no SVG, so it survives JupyterLab's sanitiser in the Trail panel as
+    well as it shows in notebooks and reports. A renderer draws its picture with it.
+    """
+    rows = [(str(label), float(value)) for label, value in rows]
+    if not rows:
+        return ""
+    top = max((abs(v) for _, v in rows), default=0.0) or 1.0
+    body = "".join(
+        f"<tr><td>{escape(label)}</td><td><meter min='0' max='{top:g}' value='{abs(value):g}'>"
+        f"{value:g}</meter></td><td>{value:.4g}</td></tr>"
+        for label, value in rows
+    )
+    head = f"<caption class='muted'>{escape(caption)}</caption>" if caption else ""
+    return f"<table class='bars'>{head}{body}</table>"
+
+
 def bars(details: pd.DataFrame | None, measure: tuple[str, ...]) -> str:
-    """Horizontal bars of a count per column, as HTML (no plotting library needed)."""
+    """Findings summed per ``column`` (the first ``measure`` column present), as bars."""
     if details is None or not len(details) or "column" not in details.columns:
         return ""
     chosen = next((c for c in measure if c in details.columns), None)
@@ -172,17 +193,7 @@ def bars(details: pd.DataFrame | None, measure: tuple[str, ...]) -> str:
         return ""
     values = pd.to_numeric(details[chosen], errors="coerce").fillna(0)
     totals = values.groupby(details["column"].astype(str)).sum().sort_values(ascending=False)
-    totals = totals.head(20)
-    top = float(totals.max()) or 1.0
-    rows = "".join(
-        f"<div style='display:flex;gap:.5rem;align-items:center;font-size:.8rem'>"
-        f"<span style='width:10rem;overflow:hidden'>{escape(name)}</span>"
-        f"<span style='background:#d93025;height:.8rem;"
-        f"width:{max(2, 300 * value / top):.0f}px'></span>"
-        f"<span>{value:g}</span></div>"
-        for name, value in totals.items()
-    )
-    return f"<div class='chart'><div class='muted'>{escape(chosen)} per column</div>{rows}</div>"
+    return bar_chart(totals.head(20).items(), caption=f"{chosen} per column")
 
 
 def _subjects(result) -> str:

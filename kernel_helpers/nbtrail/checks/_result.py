@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import weakref
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -35,12 +36,31 @@ MAX_DETAIL_ROWS = 1000  # details are findings, not data: bounded whatever the i
 
 @dataclass(frozen=True)
 class SubjectRef:
-    """An artifact a check judged: its role, fingerprint, and (where known) name and path."""
+    """An artifact a check judged: its role, fingerprint, and (where known) name and path.
+
+    A live result also keeps (weakly, where it can) the object judged, so recording the result
+    in a run later records the artifact itself, not only its fingerprint.
+    """
 
     role: str
     digest: str
     name: str | None = None
     path: str | None = None
+    held: object = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, role: str, digest: str, name: str | None, obj) -> SubjectRef:
+        """A subject judged live, holding its object weakly where the object allows it."""
+        try:
+            held = weakref.ref(obj)
+        except TypeError:  # lists, tuples and other objects without weak references
+            held = lambda: obj  # noqa: E731 - a strong reference with the weakref's interface
+        return cls(role, digest, name, None, held)
+
+    @property
+    def obj(self):
+        """The object judged, while it is alive (None for a recorded check)."""
+        return self.held() if self.held is not None else None
 
     def to_dict(self) -> dict:
         """Return JSON-ready data."""

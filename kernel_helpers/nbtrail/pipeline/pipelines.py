@@ -110,9 +110,7 @@ def _reusable(trail, step: StepSpec, key: str, environment: str):
         if blocker is None:
             return record, None
         reason = reason or blocker  # the newest candidate's reason is the one to tell
-    return None, reason or (
-        "no earlier successful run with the same template, parameters and declared inputs"
-    )
+    return None, reason or "no earlier successful run with these parameters and inputs"
 
 
 def _latest_success(trail, name: str):

@@ -463,10 +463,15 @@ def _finish(trail, run, notebook: Path, outputs: dict, failure: RunFailed | None
                 path=str(notebook.resolve()),
             ),
         )
+    # A declared output the run only read (a file handed on unchanged) was not made here.
+    seen = trail.run_details(run.id, tree=True)
+    passed_on = {u.artifact.id for u in seen.used} - {u.artifact.id for u in seen.produced}
     for key, value in outputs.items():
         if isinstance(value, str) and Path(value).is_file():
             path = str(Path(value).resolve())
             fp = fingerprint_file(path, cache=trail.stat_cache)
+            if fp.digest in passed_on:
+                continue
             batch.add(
                 NewArtifact.of(fp, trail.display_path(path)),
                 NewEdge("produced", run.id, fp.digest, name=key, path=path),

@@ -31,7 +31,9 @@ def _format(path: Path) -> str | None:
     return None
 
 
-def read_table(path: str | os.PathLike, *, parameter: str | None = None, **options):
+def read_table(
+    path: str | os.PathLike, *, parameter: str | None = None, csv_options: dict | None = None
+):
     """Read a CSV or Parquet file as a pandas DataFrame, by its suffix.
 
     Parameters
@@ -40,8 +42,8 @@ def read_table(path: str | os.PathLike, *, parameter: str | None = None, **optio
         ``.csv`` (also ``.csv.gz``), ``.tsv``, ``.parquet`` or ``.pq``.
     parameter : str, optional
         The template parameter that named the file, for the error message.
-    **options
-        Passed to ``pandas.read_csv`` or ``pandas.read_parquet``.
+    csv_options : dict, optional
+        Passed to ``pandas.read_csv`` for a CSV or TSV file (``{"na_values": "?"}``).
 
     Raises
     ------
@@ -61,8 +63,9 @@ def read_table(path: str | os.PathLike, *, parameter: str | None = None, **optio
         raise UsageError(f"{where}{target}: no such file")
     try:
         if kind == "parquet":
-            return pd.read_parquet(target, **options)
-        return pd.read_csv(target, sep="\t" if kind == "tsv" else ",", **options)
+            return pd.read_parquet(target)
+        options = {"sep": "\t" if kind == "tsv" else ",", **(csv_options or {})}
+        return pd.read_csv(target, **options)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"{where}{target} cannot be read as {kind}: {first}") from None

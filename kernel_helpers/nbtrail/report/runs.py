@@ -26,6 +26,7 @@ class StepSummary:
     notebook: str | None = None
     error: str | None = None
     reused_from: str | None = None
+    not_reused: str | None = None  # why an earlier run did not stand in for this one
     checks: list = field(default_factory=list)  # CheckRecord
     metrics: dict = field(default_factory=dict)
     used_files: list = field(default_factory=list)  # (path, digest)
@@ -62,6 +63,8 @@ def _step(trail, record, status: str | None = None) -> StepSummary:
         elif kind == "model":
             label = usage.name or usage.artifact.name
             produced[f"model:{usage.artifact.id}"] = (label, usage.artifact.id, kind)
+    # A file the step wrote and then read back is its output, not its input.
+    used = {path: digest for path, digest in used.items() if path not in produced}
     return StepSummary(
         name=record.name,
         status=status or ("reused" if attrs.get("reused_from") else record.status),
@@ -72,6 +75,7 @@ def _step(trail, record, status: str | None = None) -> StepSummary:
         notebook=attrs.get("executed_notebook"),
         error=record.error,
         reused_from=attrs.get("reused_from"),
+        not_reused=attrs.get("not_reused"),
         checks=details.checks,
         metrics=metrics,
         used_files=sorted(used.items()),

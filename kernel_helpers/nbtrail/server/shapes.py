@@ -1,22 +1,20 @@
 """What the API answers, defined once: the TypedDicts here and, generated from them, TypeScript.
 
 The handlers build their replies as these shapes; ``extension/src/api.ts`` is generated from
-this module (``python -m nbtrail.server.shapes --write``) and committed, and a test regenerates
-it and fails on any difference, so the frontend's types cannot drift from what the server
-sends. The statuses come from :mod:`nbtrail.vocabulary`, the endpoint names from
-:data:`ENDPOINTS` (handed to the page beside the API's root, so the frontend writes no path).
+this module by :mod:`.typescript` (``python -m nbtrail.server.typescript --write``) and
+committed, and a test regenerates it and fails on any difference, so the frontend's types
+cannot drift from what the server sends. The statuses come from :mod:`nbtrail.vocabulary`, the
+endpoint names from :data:`ENDPOINTS` (handed to the page beside the API's root, so the
+frontend writes no path).
 """
 
 from __future__ import annotations
 
-import sys
-import typing
-from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 from ..vocabulary import CheckStatus, EdgeKind, RunStatus, StepStatus
 
-__all__ = ["ENDPOINTS", "NAMESPACE", "SHAPES", "typescript"]
+__all__ = ["ALIASES", "ENDPOINTS", "NAMESPACE", "SHAPES"]
 
 NAMESPACE = "nbtrail/api"
 
@@ -226,82 +224,3 @@ ALIASES = {
     "JobStatus": (JobStatus, "JOB_STATUSES"),
     "LineageEdgeKind": (LineageEdgeKind, "LINEAGE_EDGE_KINDS"),
 }
-
-
-# ----------------------------------------------------------------------------------------------
-# TypeScript
-
-
-def _ts(annotation, aliases: dict) -> str:
-    for name, (alias, _constant) in aliases.items():
-        if annotation == alias:
-            return name
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is NotRequired:
-        return _ts(args[0], aliases)
-    if origin is Literal:
-        return " | ".join(f"'{a}'" for a in args)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return " | ".join(_ts(a, aliases) for a in args)
-    if origin is list:
-        inner = _ts(args[0], aliases)
-        return f"({inner})[]" if "|" in inner else f"{inner}[]"
-    if annotation is dict or origin is dict:
-        return "Record<string, unknown>"
-    if annotation is type(None):
-        return "null"
-    if annotation is str:
-        return "string"
-    if annotation in (int, float):
-        return "number"
-    if annotation is bool:
-        return "boolean"
-    if annotation is object:
-        return "unknown"
-    if isinstance(annotation, type) and annotation in SHAPES:
-        return f"I{annotation.__name__}"
-    raise TypeError(f"no TypeScript for {annotation!r}")
-
-
-def typescript() -> str:
-    """The TypeScript of the API: statuses, endpoint names and every reply shape."""
-    lines = [
-        "/**",
-        " * The server API's types, GENERATED from nbtrail/server/shapes.py and",
-        " * nbtrail/vocabulary.py by `python -m nbtrail.server.shapes --write`. Do not edit:",
-        " * change the Python and regenerate (a test fails while the two differ).",
-        " */",
-        "",
-    ]
-    for name, (alias, _constant) in ALIASES.items():
-        lines.append(f"export type {name} = {_ts(alias, {})};")
-    for name, (alias, constant) in ALIASES.items():
-        values = ", ".join(f"'{v}'" for v in typing.get_args(alias))
-        lines.append(f"export const {constant}: readonly {name}[] = [{values}];")
-    lines.append("")
-    lines.append("/** Endpoint names, as the server hands them to the page (nbtrailEndpoints). */")
-    lines.append(f"export type Endpoint = {' | '.join(repr(k) for k in ENDPOINTS)};")
-    lines.append("")
-    for shape in SHAPES:
-        hints = typing.get_type_hints(shape, include_extras=True)
-        doc = (shape.__doc__ or "").strip().splitlines()[0].replace("``", "`")
-        lines.append(f"/** {doc} */")
-        lines.append(f"export interface I{shape.__name__} {{")
-        for field, annotation in hints.items():
-            optional = "?" if typing.get_origin(annotation) is NotRequired else ""
-            lines.append(f"  {field}{optional}: {_ts(annotation, ALIASES)};")
-        lines.append("}")
-        lines.append("")
-    return "\n".join(lines).replace('"', "'")
-
-
-GENERATED = Path(__file__).resolve().parents[3] / "extension" / "src" / "api.ts"
-
-if __name__ == "__main__":  # pragma: no cover - the developer's command
-    text = typescript()
-    if sys.argv[1:] == ["--write"]:
-        GENERATED.write_text(text, encoding="utf-8")
-        print(f"wrote {GENERATED}")
-    else:
-        sys.stdout.write(text)

@@ -16,10 +16,10 @@ from ._facts import (
     RunEnd,
     RunUpdate,
     check_metrics,
+    notebook_key,
 )
 from ._lineage import Lineage
 from ._open import init_trail, open_or_create_trail, open_trail
-from ._queries import notebook_key
 from ._records import (
     ArtifactRecord,
     CheckRecord,

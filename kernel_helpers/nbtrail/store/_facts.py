@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .._json import jsonable
 from ..errors import UsageError
@@ -32,6 +34,7 @@ __all__ = [
     "check_metrics",
     "check_name",
     "edge_key",
+    "notebook_key",
 ]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -80,6 +83,11 @@ def _digest(value, what: str) -> str:
     if not isinstance(value, str) or not _DIGEST.match(value):
         raise UsageError(f"{what} must be a 32-digit fingerprint, got {value!r}")
     return value
+
+
+def notebook_key(path) -> str:
+    """How a notebook path is stored on its runs: absolute, resolved, as text."""
+    return str(Path(path).expanduser().resolve(strict=False))
 
 
 def _role(value) -> str:
@@ -140,8 +148,10 @@ class NewRun:
         _time(self.started_at, "started_at")
         if self.status != "running" and self.ended_at is None:
             _set(self, "ended_at", _now())
-        if self.notebook is not None and not isinstance(self.notebook, str):
-            raise UsageError(f"notebook must be a path string, got {self.notebook!r}")
+        if self.notebook is not None:
+            if not isinstance(self.notebook, str | os.PathLike):
+                raise UsageError(f"notebook must be a path, got {self.notebook!r}")
+            _set(self, "notebook", notebook_key(self.notebook))
 
     def row(self, actor: str) -> dict:
         """The ``runs`` row."""

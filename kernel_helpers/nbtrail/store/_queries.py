@@ -7,12 +7,11 @@ and the reports call them on trails of tens of thousands of runs.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 
 from ..errors import RunNotFound, UsageError
 from . import _db, _schema
+from ._facts import notebook_key
 from ._records import ArtifactRecord, CheckRecord, MetricRecord, RunDetails, RunRecord, Usage
 
 __all__ = ["Queries"]
@@ -23,11 +22,6 @@ _CHUNK = 5000  # ids per IN (...) list: under SQLite's bound-parameter limit
 def _chunks(ids) -> list[list]:
     ids = list(ids)
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
-
-
-def notebook_key(path) -> str:
-    """How a notebook path is stored on its runs: absolute, resolved, as text."""
-    return str(Path(path).expanduser().resolve(strict=False))
 
 
 class Queries:

@@ -203,7 +203,7 @@ class Run:
         status: str,
         *,
         artifact=None,
-        subjects: Mapping | None = None,
+        subjects: Mapping | Iterable | None = None,
         summary: str = "",
         metrics: Mapping | None = None,
         thresholds: Mapping | None = None,
@@ -222,9 +222,9 @@ class Run:
             The verdict.
         artifact : ArtifactRecord, Fingerprint, digest or object, optional
             What was judged (role ``subject``); an object is fingerprinted and recorded.
-        subjects : mapping, optional
-            Several subjects by role (``{"model": m, "reference": ref}``), in order of
-            importance; ``artifact`` is the same as ``{"subject": artifact}``.
+        subjects : mapping or sequence of pairs, optional
+            Several subjects by role (``{"model": m, "reference": ref}``, or ``(role, it)``
+            pairs), in order of importance; ``artifact`` is ``{"subject": artifact}``.
         summary : str
             One human sentence.
         metrics, thresholds : mapping, optional
@@ -235,7 +235,7 @@ class Run:
         kind, version, params : optional
             The registered check that made the verdict and the options it was given.
         """
-        pairs = list((subjects or {}).items())
+        pairs = list(subjects.items() if isinstance(subjects, Mapping) else subjects or ())
         if artifact is not None:
             pairs.insert(0, ("subject", artifact))
         judged = [(str(role), self.subject(obj)) for role, obj in pairs if obj is not None]

@@ -34,7 +34,7 @@ from ._batch import Batch
 from ._blobs import BlobStore
 from ._facts import NewRun, RunEnd
 from ._process import current_process, is_gone
-from ._queries import Queries, notebook_key
+from ._queries import Queries
 from ._records import RunRecord
 from ._run import Run
 
@@ -295,7 +295,7 @@ class Trail(Queries, Artifacts):
             params=params,
             attrs={**dict(attrs or {}), "process": current_process()},
             parent_id=parent_id,
-            notebook=notebook_key(notebook) if notebook else None,
+            notebook=notebook or None,
         )
         batch = self.batch()
         batch.add(fact)
