@@ -3,10 +3,10 @@
 Two things are committed beside the TypeScript so that installing nbtrail needs no Node.js: the
 API's types in ``extension/src/api.ts`` (generated from ``nbtrail.server.shapes`` by
 ``nbtrail.server.typescript``) and the built bundle in ``kernel_helpers/nbtrail/labextension/``.
-Each test here makes them again and compares: the types in memory, the bundle by a real build (``jlpm build:prod``) of a copy of
-``extension/`` in a temporary folder, compared with the committed bundle file by file, byte for
-byte. That works because the build is reproducible: the same sources give the same bytes in any
-folder (``extension/webpack.config.js`` says how).
+Each test here makes them again and compares: the types in memory, the bundle by a real build
+(``jlpm build:prod``) of a copy of ``extension/`` in a temporary folder, compared with the
+committed bundle file by file, byte for byte. That works because the build is reproducible: the
+same sources give the same bytes in any folder (``extension/webpack.config.js`` says how).
 
 The build needs Node.js: without it these tests are skipped loudly, unless
 ``NBTRAIL_REQUIRE_NODE=1`` (set by ``.ci/run``), which makes that a failure. The build reuses
