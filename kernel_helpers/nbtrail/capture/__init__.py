@@ -5,7 +5,8 @@ script. Both are a :class:`CaptureSession`: the hooks (:mod:`.hooks`) see files,
 fits, :mod:`._recording` turns that into trail facts, a background writer commits them.
 """
 
-from ._recording import Health, Recording
+from ._health import Health
+from ._recording import Recording
 from ._script import track
 from .api import flush, log_metric, output, snapshot
 from .session import CaptureSession

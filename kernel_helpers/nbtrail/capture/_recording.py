@@ -26,84 +26,30 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
 
 from .. import recording
 from ..errors import FingerprintError
 from ..fingerprints import Fingerprint, digest_bytes, fingerprint, fingerprint_file
-from ..store import NewArtifact, NewCheck, NewEdge, NewRun
+from ..store import NewArtifact, NewEdge, NewRun
 from . import _sql
+from ._health import Health
 from ._paths import Classifier
 from ._unit import Unit
+from ._verdicts import Verdicts
 from .tracker import Tracked, Tracker, is_estimator, trackable
 
-__all__ = ["Health", "Recording"]
+__all__ = ["Recording"]
 
 log = logging.getLogger("nbtrail.capture")
 
 _MISSING = object()
 _MAX_CODE = 1 << 20  # cells larger than this keep a digest of their code but no snapshot
-_MAX_LISTED = 50  # examples kept of each kind of health problem
-_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 
 
-class Health:
-    """How well capture saw a run: what went wrong, what it could not see or verify.
-
-    A run whose capture was not healthy, or that read something capture cannot verify later,
-    is never reused by a pipeline: the report says which it was.
-    """
-
-    def __init__(self):
-        self.errors = 0
-        self.lost = 0
-        self.skipped = 0
-        self.unattributed = 0
-        self.unverifiable = 0
-        self.error_messages: deque[str] = deque(maxlen=20)
-        self.skip_messages: deque[str] = deque(maxlen=20)
-        self.unattributed_paths: list[str] = []
-        self.unverifiable_reads: list[dict] = []
-
-    @property
-    def healthy(self) -> bool:
-        """No capture error, no lost fact, no read it could not attribute."""
-        return not (self.errors or self.lost or self.unattributed)
-
-    def read_unverifiable(self, kind: str, what: str) -> None:
-        """Something was read that capture cannot check later (``query``, ``url``...)."""
-        self.unverifiable += 1
-        entry = {"kind": kind, "what": str(what)[:300]}
-        if len(self.unverifiable_reads) < _MAX_LISTED and entry not in self.unverifiable_reads:
-            self.unverifiable_reads.append(entry)
-
-    def read_unattributed(self, path: str) -> None:
-        """A project file was read while no unit was running (between cells, another thread)."""
-        self.unattributed += 1
-        if len(self.unattributed_paths) < _MAX_LISTED and path not in self.unattributed_paths:
-            self.unattributed_paths.append(path)
-
-    def to_dict(self) -> dict:
-        """What a run records in ``attrs["capture"]``."""
-        return {
-            "healthy": self.healthy,
-            "errors": self.errors,
-            "last_errors": list(self.error_messages)[-5:],
-            "lost": self.lost,
-            "skipped": self.skipped,
-            "unattributed": self.unattributed,
-            "unattributed_paths": list(self.unattributed_paths),
-            "unverifiable": self.unverifiable,
-            "unverifiable_reads": list(self.unverifiable_reads),
-        }
-
-
-class Recording:
+class Recording(Verdicts):
     """The recording logic shared by kernel sessions and scripts; see the module docstring.
 
     Parameters
@@ -490,97 +436,6 @@ class Recording:
         facts.append(NewArtifact.of(code_fp, f"code of {unit.name}", snapshot))
         facts.append(NewEdge("used", unit.run_id, code_digest, name="code"))
         return facts
-
-    # -- checks and products (the recorder interface of nbtrail.recording) -------------------
-
-    def _run_id(self) -> str:
-        unit = self.unit
-        return unit.run_id if unit is not None else self.run_id
-
-    def subject(self, obj, *, name: str | None = None) -> str | None:
-        """Return the digest of an object a check judges or a producer used, recording it."""
-        with self.guard("fingerprinting a checked object"):
-            unit = self.unit
-            if isinstance(obj, os.PathLike):  # a file judged: its bytes, with its path
-                path = str(Path(obj).resolve())
-                fp = fingerprint_file(path, cache=self.trail.stat_cache)
-                facts = [NewArtifact.of(fp, self.trail.display_path(path))]
-                if unit is not None:
-                    facts.append(NewEdge("used", unit.run_id, fp.digest, path=path))
-                    unit.facts.extend(facts)
-                else:
-                    self._submit(facts)
-                return fp.digest
-            if unit is not None:
-                digests = self._object_sources(obj, unit, name or type(obj).__name__)
-                return digests[0] if digests else None
-            fp = fingerprint(obj)
-            self._submit([NewArtifact.of(fp, name or f"{fp.kind}:{fp.short}")])
-            return fp.digest
-        return None
-
-    def record_check(self, name: str, status: str, *, details=None, subjects=(), **fields) -> str:
-        """Record a check result in the current cell's run (or the session's); return its id.
-
-        ``subjects`` are (role, fingerprint or object) pairs; objects are fingerprinted here.
-        """
-        pairs = subjects.items() if hasattr(subjects, "items") else subjects
-        judged = [
-            (role, it if isinstance(it, str) and _DIGEST.match(it) else self.subject(it))
-            for role, it in pairs
-        ]
-        fact = NewCheck.build(
-            self._run_id(),
-            name,
-            status,
-            details=details,
-            subjects=[(role, digest) for role, digest in judged if digest],
-            **fields,
-        )
-        with self.lock:
-            unit = self.unit
-            if unit is not None:
-                unit.facts.append(fact)
-                return fact.id
-        self._submit([fact])
-        return fact.id
-
-    def produce(self, obj, *, name: str, derived_from=(), snapshot: bool = False):
-        """Record an artifact the current unit made, derived from the given fingerprints.
-
-        ``derived_from`` is an iterable of digests, or a mapping of roles to digests.
-        """
-        if isinstance(obj, str | os.PathLike):
-            fp = fingerprint_file(obj, cache=self.trail.stat_cache)
-            path = str(Path(obj).resolve())
-        else:
-            fp, path = fingerprint(obj), None
-        pairs = (
-            list(derived_from.items())
-            if hasattr(derived_from, "items")
-            else [(None, d) for d in derived_from]
-        )
-        run_id = self._run_id()
-        facts: list = []
-        snap = None
-        if snapshot:
-            snap = self.trail._snapshot_bytes(obj, fp)
-        facts.append(NewArtifact.of(fp, name, snap))
-        facts.append(NewEdge("produced", run_id, fp.digest, name=name, path=path))
-        facts += [
-            NewEdge("derived", run_id, fp.digest, source_id=digest, role=role)
-            for role, digest in pairs
-            if digest and digest != fp.digest
-        ]
-        with self.lock:
-            unit = self.unit
-            if unit is not None and path is not None:
-                unit.recorded_writes.add(path)
-            if unit is not None:
-                unit.facts.extend(facts)
-                return fp.digest
-        self._submit(facts)
-        return fp.digest
 
 
 # ----------------------------------------------------------------------------------------------
