@@ -62,6 +62,10 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         upstream = trail.lineage(model.id, direction="upstream")
         names = {Path(n["name"]).name for n in upstream.nodes.values()}
         assert {"adult.csv", "train.parquet"} <= names
+        # The inferred schema is a product: derived from the training table, in its role.
+        schema = trail.lineage(Path("data/schema.yaml"), direction="upstream", depth=1)
+        kinds = {n["kind"] for n in schema.nodes.values() if n["type"] == "artifact"}
+        assert "dataframe" in kinds and trail.get_artifact(Path("data/schema.yaml")).snapshot
         train_split = trail.load(trail.get_artifact(Path("data/train.parquet")).id)
         assert len(pd.read_parquet(__import__("io").BytesIO(train_split))) > 20_000
     # Running it again reuses both steps: nothing they depend on changed.
