@@ -7,11 +7,16 @@ A unit during which they took more than 10% of a core (and more than 30 ms) is r
 to 5 times; the benchmarks print how many units were run again and how many were kept though
 contended. Before timing starts, a benchmark waits (up to 5 minutes) for a quiet machine.
 Elsewhere than Linux nothing is watched.
+
+The timing protocol every benchmark shares is here too: :func:`measure` (one untimed warm-up
+call each, the same timed repeats each, the order alternating) and :func:`versus` (the ratio
+in words a person can quote).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 
 SHARE = 0.10  # of one core, that others may take during a timed unit
@@ -131,3 +136,32 @@ def contention_note() -> str:
     if _stats["kept"]:
         note += f"; {_stats['kept']} kept though still contended: treat these figures with care"
     return note
+
+
+def alternating(names: list[str], r: int) -> list[str]:
+    """Repeat ``r``'s order: as given, then reversed, and so on."""
+    return names if r % 2 == 0 else names[::-1]
+
+
+def measure(contenders: dict, repeat: int, *, order=alternating, between=None):
+    """One untimed warm-up call each, then ``repeat`` timed calls each, the order changing.
+
+    Returns (median seconds by name, each contender's warm-up result). ``between`` runs,
+    untimed, after every call (a benchmark that must let memory settle).
+    """
+    names = list(contenders)
+    results = {name: contenders[name]() for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeat):
+        for name in order(names, r):
+            times[name].append(timed(contenders[name]))
+            if between is not None:
+                between()
+    return {name: statistics.median(values) for name, values in times.items()}, results
+
+
+def versus(ours: float, theirs: float, *, digits: int = 1, words=("faster", "slower")) -> str:
+    """nbtrail's figure against the peer's, as a factor a person can quote."""
+    if ours <= theirs:
+        return f"{theirs / ours:.{digits}f}x {words[0]}"
+    return f"{ours / theirs:.{digits}f}x {words[1]}"

@@ -66,7 +66,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from _machine import Watch, contention_note, quietly, wait_for_quiet
+from _machine import Watch, contention_note, quietly, versus, wait_for_quiet
 
 SMALL_CELLS = (
     "x{i} = {i} * 2 + 1",
@@ -289,13 +289,6 @@ def bench_notebook(rows: int, repeat: int, folder: Path) -> dict:
     }
 
 
-def versus(ours: float, theirs: float) -> str:
-    """nbtrail's figure against the peer's, as a factor a person can quote."""
-    if ours <= theirs:
-        return f"{theirs / ours:.1f}x less"
-    return f"{ours / theirs:.1f}x more"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=1000)
@@ -349,7 +342,7 @@ def main() -> None:
         gaps = nb["nbtrail"]["wall"] - plain["wall"], nb["mlflow"]["wall"] - plain["wall"]
         notebook += f": added {gaps[0]:+.2f} s vs {gaps[1]:+.2f} s"
         if gaps[0] > 0 and gaps[1] > 0:
-            notebook += f", {versus(*gaps)}"
+            notebook += f", {versus(*gaps, words=('less', 'more'))}"
     else:
         notebook += " (MLflow not installed here)"
     print(

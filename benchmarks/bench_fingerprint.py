@@ -38,13 +38,12 @@ import argparse
 import contextlib
 import hashlib
 import os
-import statistics
 import sys
 import tempfile
 
 import numpy as np
 import pandas as pd
-from _machine import contention_note, timed, wait_for_quiet
+from _machine import contention_note, measure, wait_for_quiet
 
 import nbtrail
 
@@ -69,18 +68,6 @@ def serial_hashing():
     finally:
         for module, value in zip(holders, saved, strict=True):
             module._PARALLEL_MIN = value
-
-
-def measure(contenders: dict, repeat: int) -> dict[str, float]:
-    """Warm every contender up once, then time it ``repeat`` times, alternating the order."""
-    for fn in contenders.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    names = list(contenders)
-    for r in range(repeat):
-        for name in names if r % 2 == 0 else names[::-1]:
-            times[name].append(timed(contenders[name]))
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def frame_buffers(frame: pd.DataFrame) -> list[memoryview]:
@@ -125,7 +112,7 @@ def bench_frame(label: str, frame: pd.DataFrame, repeat: int) -> dict:
         assert nbtrail.fingerprint(frame).digest == default.digest
     size = default.size
     buffers = frame_buffers(frame)
-    times = measure(
+    times, _ = measure(
         {
             "nbtrail 1 thread": serial(lambda: nbtrail.fingerprint(frame)),
             "nbtrail all cores": lambda: nbtrail.fingerprint(frame),
@@ -149,7 +136,7 @@ def bench_file(gb: float, repeat: int) -> dict:
                 fh.write(rng.bytes(n))
                 left -= n
         md5_file(path)  # into the page cache, for every contender alike
-        times = measure(
+        times, _ = measure(
             {
                 "nbtrail 1 thread": serial(lambda: nbtrail.fingerprint_file(path, cache=None)),
                 "nbtrail all cores": lambda: nbtrail.fingerprint_file(path, cache=None),

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
 import time
 
 import numpy as np
-from _machine import contention_note, timed, wait_for_quiet
+from _machine import contention_note, measure, versus, wait_for_quiet
 
 from nbtrail.checks import confident_learning
 from nbtrail.datasets import load_adult
@@ -49,24 +48,6 @@ def score(flagged: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     flagged, truth = set(flagged.tolist()), set(truth.tolist())
     hit = len(flagged & truth)
     return hit / max(1, len(flagged)), hit / max(1, len(truth))
-
-
-def versus(ours: float, theirs: float) -> str:
-    """nbtrail's time against the peer's, as a factor a person can quote."""
-    if ours <= theirs:
-        return f"{theirs / ours:.1f}x faster"
-    return f"{ours / theirs:.1f}x slower"
-
-
-def measure(contenders: dict, repeat: int) -> tuple[dict[str, float], dict]:
-    """One warm-up call each, then ``repeat`` timed calls each, order alternating."""
-    results = {name: fn() for name, fn in contenders.items()}
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    names = list(contenders)
-    for r in range(repeat):
-        for name in names if r % 2 == 0 else names[::-1]:
-            times[name].append(timed(contenders[name]))
-    return {name: statistics.median(values) for name, values in times.items()}, results
 
 
 def same_work(labels, probs, find_label_issues) -> dict:

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _machine import contention_note, timed, wait_for_quiet
+from _machine import contention_note, measure, versus, wait_for_quiet
 
 import nbtrail
 
@@ -78,24 +77,6 @@ def mlflow_upstream(client, experiment: str, artifact: str) -> list[str]:
         chain.append(run.info.run_id)
         artifact = run.data.tags["input"]
     return chain
-
-
-def measure(contenders: dict, repeat: int) -> tuple[dict[str, float], dict]:
-    """One untimed warm-up call each, then ``repeat`` timed calls each, order alternating."""
-    results = {name: fn() for name, fn in contenders.items()}
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    names = list(contenders)
-    for r in range(repeat):
-        for name in names if r % 2 == 0 else names[::-1]:
-            times[name].append(timed(contenders[name]))
-    return {name: statistics.median(values) for name, values in times.items()}, results
-
-
-def versus(ours: float, theirs: float) -> str:
-    """nbtrail's time against the peer's, as a factor a person can quote."""
-    if ours <= theirs:
-        return f"{theirs / ours:.1f}x faster"
-    return f"{ours / theirs:.1f}x slower"
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ import statistics
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from _machine import contention_note, timed, wait_for_quiet
+from _machine import contention_note, timed, versus, wait_for_quiet
 
 from nbtrail import checks
 
@@ -56,13 +56,6 @@ def make_batch(rows: int, seed: int = 0) -> pd.DataFrame:
     for i in range(6):
         data[f"s{i}"] = pd.Series(words[rng.integers(0, 5, size=rows)], dtype="str")
     return pd.DataFrame(data)
-
-
-def versus(ours: float, theirs: float) -> str:
-    """nbtrail's time against a peer's, as a factor a person can quote."""
-    if ours <= theirs:
-        return f"{theirs / ours:.2f}x faster"
-    return f"{ours / theirs:.2f}x slower"
 
 
 def settle() -> None:
@@ -193,7 +186,7 @@ def main() -> None:
     t = times
     gx_part = (
         f"; vs Great Expectations {t['nbtrail']:.2f} s vs {t['Great Expectations']:.2f} s, "
-        f"{versus(t['nbtrail'], t['Great Expectations'])}"
+        f"{versus(t['nbtrail'], t['Great Expectations'], digits=2)}"
         if "Great Expectations" in t
         else "; Great Expectations not measured here"
     )
@@ -201,7 +194,7 @@ def main() -> None:
         f"validate {args.rows:,} rows x 20 columns, same rules, same {found['nbtrail']:,} "
         f"failures found, median of {args.repeat}: nbtrail (every failure aggregated, the batch "
         f"fingerprinted) vs pandera {t['nbtrail']:.2f} s vs {t['pandera']:.2f} s, "
-        f"{versus(t['nbtrail'], t['pandera'])}{gx_part}"
+        f"{versus(t['nbtrail'], t['pandera'], digits=2)}{gx_part}"
     )
 
 
