@@ -118,6 +118,7 @@ def make_trail(
         home=None,
         settings=Settings(actor="tester", signing_key=key),
         readonly=readonly,
+        create=not readonly,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import make_trail
 
-from nbtrail.store._audit import GENESIS, event_hash, row_digest
+from nbtrail.store._audit import GENESIS, event_hash, json_text, row_digest
 
 KEY = b"correct horse battery staple"
 
@@ -162,29 +163,30 @@ def test_missing_blob_is_detected(trail, tmp_path):
 
 
 def _forge_chain(trail, run_id, new_name, *, keep_signatures: bool) -> None:
-    """What an attacker with database access but no key does: edit, then rebuild the chain."""
+    """What an attacker with database access but no key does: edit the row, then rewrite
+    the run's history to match (its recorded insert and every digest) and rebuild the chain."""
+    from nbtrail.store import _schema
+
     _exec(trail, "UPDATE runs SET name = :n WHERE id = :id", n=new_name, id=run_id)
     with trail.engine.begin() as conn:
-        row = conn.execute(sa.text("SELECT * FROM runs WHERE id = :id"), {"id": run_id}).mappings()
-        row = dict(row.one())
-        # Read back through the trail's own types, as nbtrail does, to get the same digest.
-        from nbtrail.store import _schema
-
-        typed = dict(
-            conn.execute(sa.select(_schema.runs).where(_schema.runs.c.id == run_id))
-            .mappings()
-            .one()
-        )
-        assert typed["name"] == row["name"]
-        new_digest = row_digest(typed, "runs")
         events = conn.execute(sa.select(_schema.events).order_by(_schema.events.c.seq)).mappings()
-        prev = GENESIS
+        prev, state = GENESIS, None
         for event in [dict(e) for e in events]:
-            if event["subject_id"] == run_id and event["action"] == "run.end":
-                event["digest"] = new_digest
+            if event["subject_id"] == run_id:
+                change = json.loads(event["change"])
+                if state is None:
+                    change["name"] = new_name
+                    event["change"] = json_text(change)
+                state = {**(state or {}), **change}
+                event["digest"] = row_digest(state, "runs")
             event["prev_hash"] = prev
             event["hash"] = event_hash(event)
-            values = {"digest": event["digest"], "prev_hash": prev, "hash": event["hash"]}
+            values = {
+                "digest": event["digest"],
+                "change": event["change"],
+                "prev_hash": prev,
+                "hash": event["hash"],
+            }
             if not keep_signatures:
                 values["signature"] = None
             conn.execute(
@@ -199,21 +201,30 @@ def test_chain_rewritten_without_the_key_is_detected(store_url, tmp_path, keep_s
     run = _populate(signed, tmp_path)
     assert signed.verify().ok
     assert signed.verify().signed == signed.verify().events
-    end_seq = next(
-        e["seq"] for e in _events(signed) if e["subject_id"] == run.id and e["action"] == "run.end"
+    start_seq = next(
+        e["seq"]
+        for e in _events(signed)
+        if e["subject_id"] == run.id and e["action"] == "run.start"
     )
     _forge_chain(signed, run.id, "innocent", keep_signatures=keep_signatures)
     report = signed.verify()
     assert not report.ok
-    # Events before the edit are unchanged; the first forged one is the run's end.
-    assert report.first.seq == (end_seq if keep_signatures else 1)
+    # Events before the edit are unchanged; the first forged one is the run's start.
+    assert report.first.seq == (start_seq if keep_signatures else 1)
     expected = "does not match the signing key" if keep_signatures else "is not signed"
     assert expected in report.first.message
     signed.close()
-    # Without the key the forgery is internally consistent: that is what the key is for.
     unsigned_view = make_trail(store_url, tmp_path / "objects", readonly=True)
-    assert unsigned_view.verify().ok
+    report = unsigned_view.verify()
     unsigned_view.close()
+    if keep_signatures:
+        # A forgery consistent in every hash needs the key to be told apart: what it is for.
+        assert report.ok
+    else:
+        # The trail recorded that it was created signed: an unsigned rebuild fails without key.
+        assert not report.ok
+        assert report.first.seq == 1
+        assert "the trail was created signed" in report.first.message
 
 
 def test_signatures_are_noted_when_no_key_is_given(store_url, tmp_path):
@@ -256,7 +267,8 @@ def test_cut_off_newest_events_are_caught_only_against_a_kept_head(trail, tmp_pa
     assert not report.ok
     assert report.first.subject == "chain" and "not in the chain" in report.first.message
     kept_report = trail.verify(expect_head=kept)
-    assert kept_report.ok and f"is event {before}; 0 events written since" in kept_report.notes[0]
+    assert kept_report.ok
+    assert any(f"is event {before}; 0 events written since" in n for n in kept_report.notes)
 
 
 def test_expect_head_that_is_too_short_or_not_hex_is_refused(trail):
@@ -286,9 +298,7 @@ def _populate_every_column(trail, tmp_path):
         "prepare", params={"seed": 1}, notebook=tmp_path / "nb.ipynb", parent=None
     ) as run:
         source = run.use(path, snapshot=True)
-        frame = run.produce(
-            pd.DataFrame({"a": [1, 3]}), name="frame", derived_from={"raw": source}
-        )
+        frame = run.produce(pd.DataFrame({"a": [1, 3]}), name="frame", derived_from={"raw": source})
         run.log_metric("rows", 2, step=1)
         run.record_check(
             "schema",

@@ -15,16 +15,19 @@ from nbtrail.store import open_trail
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_notebooks"
 
 
+def _execute(name: str, folder: Path):
+    """Run an example in a fresh folder with a real kernel; no trail exists beforehand."""
+    shutil.copy(EXAMPLES / name, folder)
+    nb = nbformat.read(folder / name, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    return nb
+
+
 @pytest.fixture
 def executed(tmp_path):
-    """Run adult_income.ipynb in a fresh folder with a real kernel; no trail exists beforehand."""
-    shutil.copy(EXAMPLES / "adult_income.ipynb", tmp_path)
-    nb = nbformat.read(tmp_path / "adult_income.ipynb", as_version=4)
-    client = NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    return tmp_path, nb
+    return tmp_path, _execute("adult_income.ipynb", tmp_path)
 
 
 def test_adult_income_example_records_checks_and_the_models_lineage(executed):
@@ -50,11 +53,7 @@ def test_adult_income_example_records_checks_and_the_models_lineage(executed):
 
 
 def test_checks_as_evidence_example_records_roles_kinds_and_a_product(tmp_path):
-    shutil.copy(EXAMPLES / "checks_as_evidence.ipynb", tmp_path)
-    nb = nbformat.read(tmp_path / "checks_as_evidence.ipynb", as_version=4)
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
+    nb = _execute("checks_as_evidence.ipynb", tmp_path)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     with open_trail(tmp_path, readonly=True) as trail:
@@ -79,3 +78,26 @@ def test_checks_as_evidence_example_records_roles_kinds_and_a_product(tmp_path):
     rendered = next(c for c in nb.cells if "register_renderer" in c.source)
     assert "<table class='bars'>" in rendered.outputs[0]["data"]["text/html"]
     assert "<meter" in rendered.outputs[0]["data"]["text/html"]
+
+
+def test_audit_and_privacy_example_keeps_secrets_out_and_catches_the_edit(tmp_path):
+    nb = _execute("audit_and_privacy.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    texts = [
+        o.get("text") or o.get("data", {}).get("text/plain", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    ]
+    assert any("'password in the trail': False" in t for t in texts), texts
+    assert any(t.startswith("trail verifies:") for t in texts), texts
+    assert any("trail does NOT verify: metrics" in t for t in texts), texts
+    folder = tmp_path / "audit_demo" / ".nbtrail"
+    stored = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    for secret in (b"hunter2", b"tok-0123456789", b"C000003"):
+        assert secret not in stored, secret
+    with open_trail(tmp_path / "audit_demo", readonly=True) as trail:
+        (check,) = [c for c in trail.checks() if c.name == "schema"]
+        assert check.status == "fail"
+        problems = trail.verify().problems
+        assert [p.subject.split()[0] for p in problems] == ["metrics"]

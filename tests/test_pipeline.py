@@ -98,7 +98,7 @@ def test_describe_and_parameter_refusal_from_the_cli(capsys, project):
     assert code == 2 and "unknown parameter 'colour'" in err
     (project / "bad.yaml").write_text("rows: [unclosed\n")
     code, _, err = run_cli(capsys, "run", "template_modes.ipynb", "-f", "bad.yaml")
-    assert code == 2 and "bad.yaml: not valid YAML" in err
+    assert code == 2 and "bad.yaml:2:1: not valid YAML" in err
     code, _, err = run_cli(capsys, "run", "missing.ipynb")
     assert code == 2 and "missing.ipynb: no such template notebook" in err
     # Nothing ran, so nothing was recorded.

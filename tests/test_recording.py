@@ -255,10 +255,10 @@ def test_the_import_hook_fails_without_breaking_the_import(session, monkeypatch,
 def test_the_extension_that_cannot_start_says_why_in_one_line(home, monkeypatch, capsys, tmp_path):
     from nbtrail.capture import magics
 
-    signed = home.home
+    signed = tmp_path / "signed"
     monkeypatch.setenv("NBTRAIL_HOME", str(signed))
     monkeypatch.setenv("NBTRAIL_SIGNING_KEY", "the key")
-    with open_trail() as trail:  # sign the trail's first fact
+    with open_trail() as trail:  # a trail created signed
         trail.start_run("signed").end()
     monkeypatch.delenv("NBTRAIL_SIGNING_KEY")
     status = tmp_path / "capture-status.txt"

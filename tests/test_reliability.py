@@ -48,7 +48,8 @@ def test_concurrent_writers_lose_and_duplicate_nothing(store_url, tmp_path):
         assert _count(trail, "artifacts") == WORKERS * unique + 1  # the shared frame once
         assert _count(trail, "edges") == WORKERS * (unique + 1)
         facts = WORKERS * FACTS + 1 + WORKERS  # + shared artifact, + one shared edge each
-        assert _count(trail, "events") == facts + WORKERS  # + each run's end
+        meta = 3  # the trail's own metadata: id, created_at, created_by; recorded once
+        assert _count(trail, "events") == facts + WORKERS + meta  # + each run's end
         with trail.engine.connect() as conn:
             seqs = [r[0] for r in conn.execute(sa.text("SELECT seq FROM events ORDER BY seq"))]
         assert seqs == list(range(1, len(seqs) + 1))

@@ -16,11 +16,28 @@ from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["HOME_DIRNAME", "Settings", "current_actor", "load_settings"]
+__all__ = ["HOME_DIRNAME", "Privacy", "Settings", "current_actor", "load_settings"]
 
 HOME_DIRNAME = ".nbtrail"
 
-_KNOWN_KEYS = {"home", "store_url", "blob_url"}
+_KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy"}
+_PRIVACY_KEYS = {"identifiers", "examples"}
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """Which raw values checks may copy into the trail (``[tool.nbtrail.privacy]``).
+
+    Attributes
+    ----------
+    identifiers : tuple of str
+        Columns that identify people or things: none of their values is ever stored.
+    examples : bool
+        False keeps example values out of every finding, for every column.
+    """
+
+    identifiers: tuple[str, ...] = ()
+    examples: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,7 @@ class Settings:
     actor: str = "unknown"
     config_file: Path | None = None
     home_source: str | None = None
+    privacy: Privacy = field(default_factory=Privacy)
 
 
 def current_actor(env: os._Environ | dict | None = None) -> str:
@@ -109,6 +127,31 @@ def _read_toml(path: Path, table: tuple[str, ...] | None) -> dict:
     return data
 
 
+def _privacy(table, path: Path | None) -> Privacy:
+    """Validate ``[tool.nbtrail.privacy]``: a wrong value must not silently store raw values."""
+    if table is None:
+        return Privacy()
+    where = f"{path}: " if path else ""
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}privacy must be a table ([tool.nbtrail.privacy])")
+    unknown = set(table) - _PRIVACY_KEYS
+    if unknown:
+        raise UsageError(
+            f"{where}unknown privacy setting {sorted(unknown)[0]!r}; "
+            f"known settings are {', '.join(sorted(_PRIVACY_KEYS))}"
+        )
+    identifiers = table.get("identifiers", [])
+    if not isinstance(identifiers, list) or not all(isinstance(c, str) for c in identifiers):
+        raise UsageError(
+            f"{where}privacy.identifiers must be a list of column names (strings), "
+            f"got {identifiers!r}"
+        )
+    examples = table.get("examples", True)
+    if not isinstance(examples, bool):
+        raise UsageError(f"{where}privacy.examples must be true or false, got {examples!r}")
+    return Privacy(identifiers=tuple(identifiers), examples=examples)
+
+
 def load_settings(start: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
     """Resolve the settings that apply in ``start`` (default: the working directory).
 
@@ -145,6 +188,7 @@ def load_settings(start: str | os.PathLike | None = None, env: dict | None = Non
 
     key = env.get("NBTRAIL_SIGNING_KEY")
     return Settings(
+        privacy=_privacy(data.get("privacy"), config_file),
         home=home,
         store_url=env.get("NBTRAIL_STORE_URL") or data.get("store_url") or None,
         blob_url=blob_url or None,

@@ -24,6 +24,7 @@ __all__ = [
     "SigningKeyError",
     "SnapshotError",
     "StoreError",
+    "TamperedFact",
     "TrailNotFound",
     "UsageError",
 ]
@@ -65,6 +66,10 @@ class SchemaTooNew(NbtrailError):
 
 class StoreError(NbtrailError):
     """The trail database or blob store cannot be read or written."""
+
+
+class TamperedFact(StoreError):
+    """A fact differs from what its events record: nbtrail refuses to write over it."""
 
 
 class ReadOnlyTrail(UsageError):

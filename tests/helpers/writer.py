@@ -23,7 +23,11 @@ SHARED = pd.DataFrame({"shared": np.arange(100)})
 def main() -> None:
     url, blob_dir, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     trail = Trail(
-        url, blobs=LocalBlobStore(blob_dir), home=None, settings=Settings(actor=f"worker-{worker}")
+        url,
+        blobs=LocalBlobStore(blob_dir),
+        home=None,
+        settings=Settings(actor=f"worker-{worker}"),
+        create=True,
     )
     rng = np.random.default_rng(worker)
     if count == "forever":

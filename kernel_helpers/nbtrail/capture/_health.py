@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from .._secrets import mask_url
+
 __all__ = ["Health"]
 
 _MAX_LISTED = 50  # examples kept of each kind of health problem
@@ -35,7 +37,7 @@ class Health:
     def read_unverifiable(self, kind: str, what: str) -> None:
         """Something was read that capture cannot check later (``query``, ``url``...)."""
         self.unverifiable += 1
-        entry = {"kind": kind, "what": str(what)[:300]}
+        entry = {"kind": kind, "what": mask_url(str(what))[:300]}
         if len(self.unverifiable_reads) < _MAX_LISTED and entry not in self.unverifiable_reads:
             self.unverifiable_reads.append(entry)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import time
 from collections.abc import Iterator
 
 from .. import recording
+from .._secrets import mask_url, redact_code
 from ..errors import FingerprintError
 from ..fingerprints import Fingerprint, digest_bytes, fingerprint, fingerprint_file
 from ..store import NewArtifact, NewEdge, NewRun
@@ -81,14 +83,14 @@ class Recording(Verdicts):
     def count_error(self, what: str, exc: BaseException | None = None) -> None:
         """Record a failure inside capture: logged and counted, never raised."""
         self.health.errors += 1
-        detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        detail = mask_url(f": {type(exc).__name__}: {exc}") if exc is not None else ""
         self.health.error_messages.append(f"{what}{detail}")
         with recording.quiet():  # writing the log opens a file: not the user's, not again here
             log.error("capture failed while %s%s", what, detail, exc_info=exc is not None)
 
     def _skip(self, message: str) -> None:
         self.health.skipped += 1
-        self.health.skip_messages.append(message)
+        self.health.skip_messages.append(mask_url(message))
 
     def _skip_object(self, tracked: Tracked, reason: str) -> None:
         self._skip(f"{tracked.name or tracked.kind}: {reason}")
@@ -410,8 +412,16 @@ class Recording(Verdicts):
         return hooked + files + unit.created[:created]
 
     def _unit_run_facts(self, unit: Unit, error) -> list:
-        code = unit.source.encode("utf-8", "surrogatepass")
+        # Credentials in the code are redacted before it is stored; the artifact is what is
+        # stored (the same cell, the same artifact), the original provable by its digest.
+        stored, redacted = redact_code(unit.source)
+        code = stored.encode("utf-8", "surrogatepass")
         code_digest = digest_bytes(code)
+        meta = {"lines": code.count(b"\n") + 1}
+        if redacted:
+            meta["redacted"] = redacted
+            original = unit.source.encode("utf-8", "surrogatepass")
+            meta["original_digest"] = "sha256:" + hashlib.sha256(original).hexdigest()
         run = NewRun(
             unit.name,
             kind=unit.kind,
@@ -420,14 +430,12 @@ class Recording(Verdicts):
             started_at=unit.started,
             ended_at=dt.datetime.now(dt.UTC),
             status="failed" if error is not None else "succeeded",
-            error=f"{type(error).__name__}: {error}" if error is not None else None,
+            error=mask_url(f"{type(error).__name__}: {error}") if error is not None else None,
             params={"execution_count": unit.execution_count},
             attrs={"code": code_digest, "seconds": round(time.perf_counter() - unit.t0, 6)},
             action="run.record",
         )
-        code_fp = Fingerprint(
-            code_digest, "code", size=len(code), meta={"lines": code.count(b"\n") + 1}
-        )
+        code_fp = Fingerprint(code_digest, "code", size=len(code), meta=meta)
         facts: list = [run]
         snapshot = None
         if len(code) <= _MAX_CODE:

@@ -29,6 +29,7 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .. import recording
+from .._secrets import mask_url
 from ..errors import NbtrailError
 from ..store import open_or_create_trail
 from .environment import kernel_id, notebook_path
@@ -208,7 +209,7 @@ def load_ipython_extension(ip) -> None:
     ip.events.register("post_run_cell", _post_run_cell)
     ip.register_magics(TrailMagics(ip, session))
     atexit.register(session.close)
-    print(f"nbtrail: recording run {session.run.id} to {session.trail.url}")
+    print(f"nbtrail: recording run {session.run.id} to {mask_url(session.trail.url)}")
 
 
 def _start_session(ip) -> CaptureSession:

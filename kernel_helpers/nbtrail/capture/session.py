@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .. import recording
+from .._secrets import mask_url
 from ..errors import UsageError
 from ..fingerprints import digest_bytes
 from ..ids import new_id
@@ -243,7 +244,7 @@ class CaptureSession(Recording):
             "run": self.run.id,
             "name": self.run.name,
             "notebook": self.run.record.notebook,
-            "trail": self.trail.url,
+            "trail": mask_url(self.trail.url),
             "recording": self.enabled,
             **self.counts,
             "objects tracked": len(self.tracker.by_id),

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ._examples import example_policy
 from ._registry import check
 from ._render import register_renderer
 from ._result import CheckResult
@@ -183,6 +184,7 @@ def label_issues(
     warn_share: float = 0.02,
     fail_share: float = 0.10,
     random_state: int = 0,
+    examples: bool | None = None,
     name: str = "label_issues",
 ) -> CheckResult:
     """Find suspected mislabelled rows by confident learning.
@@ -207,6 +209,10 @@ def label_issues(
         Share of suspected rows that warns / fails.
     random_state : int
         Seed of the folds and the default model.
+    examples : bool, optional
+        False names classes by position (``class 0``) instead of by label, in details and
+        metrics; default: ``[tool.nbtrail.privacy] examples``. A target declared as an
+        identifier is never named by its labels.
     name : str
         The check's name.
 
@@ -226,6 +232,7 @@ def label_issues(
             f"y has {int(labels.isna().sum())} missing labels; drop or fill them first"
         )
     target = getattr(y, "name", None) or "target"
+    shown = example_policy(examples).may_show(target, labels)  # a bad setting fails first
     classes = np.array(sorted(labels.unique(), key=str), dtype=object)
     if len(classes) < 2:
         raise UsageError(
@@ -249,6 +256,8 @@ def label_issues(
             f"pred_probs must have shape ({len(codes)}, {len(classes)}), got {pred_probs.shape}"
         )
     learned = confident_learning(codes, pred_probs, method=method)
+    if not shown:
+        classes = np.array([f"class {i}" for i in range(len(classes))], dtype=object)
     ranked = learned.ranked
     suggested = pred_probs[ranked].argmax(axis=1)
     details = pd.DataFrame(

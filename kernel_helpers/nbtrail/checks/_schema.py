@@ -6,7 +6,8 @@ nbtrail adds what pandera leaves to its users: inference with a tolerance on ran
 categories for low-cardinality columns, uniqueness for identifier-like columns;
 and a validation report that collects every failure (pandera's lazy mode), then aggregates it
 per column and rule with counts, example values and example row positions, as a
-:class:`CheckResult` instead of an exception.
+:class:`CheckResult` instead of an exception. Columns whose values may not be shown (see
+:mod:`._examples`) get no example values, and their allowed categories are kept as digests.
 """
 
 from __future__ import annotations
@@ -19,16 +20,50 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ._examples import (
+    ExamplePolicy,
+    example_policy,
+    hidden_values,
+    hide_rule_values,
+    value_digest,
+)
 from ._registry import check
 from ._result import CheckResult
 
 __all__ = ["Schema", "infer_schema", "validate"]
 
 
+_registered = False
+
+
 def _pandera():
     import pandera.pandas as pa
 
+    global _registered
+    if not _registered:
+        _registered = True
+        from pandera import extensions
+
+        # Allowed categories of a column whose values may not be stored: digests of each
+        # category (so an unseen one still fails) and their count, never the values.
+        extensions.register_check_method(statistics=["count", "digests"])(isin_digests)
     return pa
+
+
+def isin_digests(pandas_obj, *, count, digests):
+    """Pandera check: each value's digest is one of ``digests`` (a category seen before)."""
+    del count  # recorded for people reading the schema
+    allowed = set(digests)
+    return pandas_obj.map(lambda value: value_digest(value) in allowed)
+
+
+def _categories_rule(pa, levels, shown: bool):
+    if shown:
+        return pa.Check.isin(sorted(levels))
+    digests = sorted({value_digest(v) for v in levels})
+    return pa.Check.isin_digests(
+        count=len(digests), digests=digests, error=f"isin(<{hidden_values(levels)}>)"
+    )
 
 
 class Schema:
@@ -82,12 +117,21 @@ class Schema:
 
     def __repr__(self) -> str:
         lines = [f"<Schema: {len(self.columns)} columns>"]
+        try:
+            policy = example_policy()
+        except UsageError:  # a bad privacy setting: show no values rather than fail a repr
+            policy = ExamplePolicy(examples=False)
         for name, column in self.pandera.columns.items():
-            rules = ", ".join(str(c) for c in column.checks) or "-"
+            rules = ", ".join(_rule_text(c, policy.may_show(name)) for c in column.checks) or "-"
             flags = " nullable" if column.nullable else ""
             flags += " unique" if column.unique else ""
             lines.append(f"  {name}: {column.dtype}{flags}; {rules}")
         return "\n".join(lines)
+
+
+def _rule_text(rule, shown: bool) -> str:
+    text = str(rule) if shown else hide_rule_values(str(rule))
+    return text.removeprefix(f"<Check {getattr(rule, 'name', '')}: ").removesuffix(">")
 
 
 def _check_frame(data, what: str) -> pd.DataFrame:
@@ -117,6 +161,7 @@ def infer_schema(
     max_categories: int = 50,
     unique: bool = True,
     strict: bool = True,
+    examples: bool | None = None,
 ) -> Schema:
     """Infer a schema from reference data.
 
@@ -134,6 +179,9 @@ def infer_schema(
         Declare integer and text columns unique when every reference value is (identifiers).
     strict : bool
         Columns the schema does not declare fail validation.
+    examples : bool, optional
+        False keeps every column's categories out of the schema (their digests are kept);
+        default: ``[tool.nbtrail.privacy] examples``. Declared identifiers never show theirs.
 
     Returns
     -------
@@ -152,6 +200,7 @@ def infer_schema(
     if not isinstance(max_categories, int) or max_categories < 0:
         raise UsageError(f"max_categories must be an integer >= 0, got {max_categories!r}")
     pa = _pandera()
+    policy = example_policy(examples)
     columns = {}
     for name in reference.columns:
         series = reference[name]
@@ -179,7 +228,7 @@ def infer_schema(
         elif _is_categorical(series) and len(present):
             levels = present.unique()
             if len(levels) <= max_categories and all(isinstance(v, str) for v in levels):
-                checks.append(pa.Check.isin(sorted(levels)))
+                checks.append(_categories_rule(pa, levels, policy.may_show(name, series)))
         is_unique = (
             unique
             and len(reference) >= 20
@@ -219,6 +268,7 @@ def validate(
     *,
     max_failure_share: float = 0.0,
     max_examples: int = 5,
+    examples: bool | None = None,
     name: str = "schema",
 ) -> CheckResult:
     """Validate a batch against a schema, collecting every failure.
@@ -234,6 +284,10 @@ def validate(
         missing, extra or of the wrong type); below it, failures make it a warning.
     max_examples : int
         Example values and row positions kept per column and rule.
+    examples : bool, optional
+        False keeps example values (and category lists in rules) out of the findings, for
+        every column; default: ``[tool.nbtrail.privacy] examples``. Columns declared as
+        identifiers never show theirs.
     name : str
         The check's name.
 
@@ -249,6 +303,7 @@ def validate(
     if not (isinstance(max_failure_share, int | float) and 0 <= max_failure_share <= 1):
         raise UsageError(f"max_failure_share must be in [0, 1], got {max_failure_share!r}")
     pa = _pandera()
+    policy = example_policy(examples)
     thresholds = {"failing_row_share": max_failure_share}
     try:
         schema.pandera.validate(data, lazy=True)
@@ -285,12 +340,16 @@ def validate(
             whole = all(i is None or _isnan(i) for i in index)
             structural = structural or whole
             failing_rows.update(i for i in index if i is not None and not _isnan(i))
+            values = data[column] if column in data.columns else None
+            shown = policy.may_show(column, values)
             rows.append(
                 {
                     "column": str(column),
-                    "rule": str(rule),
+                    "rule": str(rule) if shown else hide_rule_values(rule),
                     "failures": len(group) if not whole else 1,
-                    "examples": [str(v) for v in group["failure_case"].head(max_examples)],
+                    "examples": (
+                        [str(v) for v in group["failure_case"].head(max_examples)] if shown else []
+                    ),
                     "rows": _positions(data, index[:max_examples]),
                 }
             )

@@ -26,7 +26,14 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-__all__ = ["ParameterError", "ParameterSpec", "describe", "read_schema", "validate"]
+__all__ = [
+    "ParameterError",
+    "ParameterSpec",
+    "check_plain",
+    "describe",
+    "read_schema",
+    "validate",
+]
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 _RANGE = re.compile(
@@ -238,6 +245,59 @@ def _check_allowed(spec: ParameterSpec, value) -> None:
             )
 
 
+_PLAIN_MAX_DEPTH = 100
+
+
+def _plain_problem(value) -> str | None:
+    """Why a value is not plain data papermill can inject and JSON can record, or None.
+
+    Plain: None, bool, int, float, text, and lists and string-keyed mappings of those, at
+    most 100 levels deep. Walked with an explicit stack, so no shape exhausts recursion.
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _PLAIN_MAX_DEPTH:
+            return f"nested deeper than {_PLAIN_MAX_DEPTH} levels"
+        if item is None or isinstance(item, bool | int | float):
+            continue
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = item[exc.start]
+                shown = f"0x{ord(bad) - 0xDC00:02x}" if "\udc80" <= bad <= "\udcff" else repr(bad)
+                return f"is not valid UTF-8 text (byte {shown} at character {exc.start})"
+            continue
+        if isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+            continue
+        if isinstance(item, dict):
+            for key, v in item.items():
+                if not isinstance(key, str):
+                    return f"has a mapping key {key!r} that is not text"
+                stack.append((key, depth + 1))
+                stack.append((v, depth + 1))
+            continue
+        return (
+            f"holds a {type(item).__name__}; parameters are numbers, text, booleans, null, "
+            "and lists or mappings of those"
+        )
+    return None
+
+
+def check_plain(name: str, value, *, where: str = "") -> None:
+    """Refuse a value that is not plain data (see :func:`_plain_problem`), naming ``name``.
+
+    Raises
+    ------
+    ParameterError
+    """
+    problem = _plain_problem(value)
+    if problem is not None:
+        raise ParameterError(f"{where}parameter {name!r} {problem}")
+
+
 def validate(schema: dict[str, ParameterSpec], values: dict, *, template: str = "") -> dict:
     """Check parameter values against a schema; return them converted to their types.
 
@@ -258,6 +318,7 @@ def validate(schema: dict[str, ParameterSpec], values: dict, *, template: str = 
                 f"{where}unknown parameter {name!r}; the template declares: {known}"
             )
         try:
+            check_plain(name, value)
             converted = coerce(spec, value)
             _check_allowed(spec, converted)
         except ParameterError as exc:

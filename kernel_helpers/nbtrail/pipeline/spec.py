@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
-from .parameters import ParameterSpec, read_schema
+from .parameters import ParameterSpec, check_plain, read_schema, validate
+from .safe_yaml import load_yaml_file
 
 __all__ = ["PipelineSpec", "StepSpec", "load_spec", "resolve_parameters"]
 
@@ -87,7 +88,9 @@ class PipelineSpec:
         for step in self.steps:
             if step.name == name:
                 return step
-        raise UsageError(f"{self.path}: no step named {name!r}; steps: {', '.join(self.names)}")
+        names = self.names
+        listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise UsageError(f"{self.path}: no step named {name!r}; steps: {listed}")
 
     @property
     def names(self) -> list[str]:
@@ -137,17 +140,8 @@ def load_spec(path: str | Path) -> PipelineSpec:
     UsageError
         Naming the file, the step and the key or parameter that is wrong.
     """
-    import yaml
-
     path = Path(path).expanduser().resolve()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such pipeline spec") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML ({exc})") from None
+    data = load_yaml_file(path, what="pipeline spec")
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a pipeline spec is a mapping with 'steps'")
     unknown = set(data) - _SPEC_KEYS
@@ -157,8 +151,9 @@ def load_spec(path: str | Path) -> PipelineSpec:
     if not isinstance(raw_steps, list) or not raw_steps:
         raise UsageError(f"{path}: 'steps' must be a non-empty list")
     steps: dict[str, StepSpec] = {}
+    schemas: dict[Path, dict[str, ParameterSpec]] = {}  # a template read once, however used
     for index, raw in enumerate(raw_steps):
-        step = _load_step(path, index, raw, steps)
+        step = _load_step(path, index, raw, steps, schemas)
         steps[step.name] = step
     for step in steps.values():
         for need in step.needs:
@@ -168,7 +163,7 @@ def load_spec(path: str | Path) -> PipelineSpec:
     return PipelineSpec(name=str(data.get("name") or path.stem), path=path, steps=ordered)
 
 
-def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
+def _load_step(path: Path, index: int, raw, seen: dict, schemas: dict) -> StepSpec:
     where = f"{path}: step {index + 1}"
     if not isinstance(raw, dict):
         raise UsageError(f"{where} must be a mapping with 'name' and 'template'")
@@ -192,13 +187,16 @@ def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise UsageError(f"{where}: 'parameters' must be a mapping")
-    schema = read_schema(template_path)
+    if template_path not in schemas:
+        schemas[template_path] = read_schema(template_path)
+    schema = schemas[template_path]
     for key in parameters:
         if key not in schema:
             known = ", ".join(schema) or "none"
             raise UsageError(
                 f"{where}: unknown parameter {key!r} for {template_path.name}; it declares: {known}"
             )
+    _check_values(where, parameters, schema)
     needs = raw.get("needs") or []
     if isinstance(needs, str):
         needs = [needs]
@@ -208,7 +206,9 @@ def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
     if name in refs:
         raise UsageError(f"{where} refers to its own outputs")
     timeout = raw.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
         raise UsageError(f"{where}: 'timeout' must be a positive number of seconds")
     inputs = raw.get("inputs") or []
     if isinstance(inputs, str):
@@ -227,23 +227,60 @@ def _load_step(path: Path, index: int, raw, seen: dict) -> StepSpec:
     )
 
 
+def _check_values(where: str, parameters: dict, schema: dict) -> None:
+    """Refuse, before anything runs, values the template cannot take.
+
+    A value without references is checked against the template's schema now, as a template
+    run would check it; one that refers to another step's outputs is known only when that
+    step has run, so here it must only be plain data (what papermill can inject).
+    """
+    fixed = {}
+    for key, value in parameters.items():
+        if _references(value):
+            check_plain(key, value, where=f"{where}: ")
+        else:
+            fixed[key] = value
+    validate(schema, fixed, template=where)
+
+
 def _order(path: Path, steps: dict[str, StepSpec]) -> list[StepSpec]:
+    """Steps in dependency order; unrelated steps keep the order they are listed in.
+
+    Depth-first with an explicit stack, not recursion: a chain of thousands of steps listed
+    consumer-first is ordered as easily as a short one.
+    """
     ordered: list[StepSpec] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(name: str, chain: tuple[str, ...]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise UsageError(f"{path}: steps depend on each other in a cycle: {' -> '.join(chain)}")
-        state[name] = 1
-        for need in steps[name].needs:
-            visit(need, (*chain, need))
-        state[name] = 2
-        ordered.append(steps[name])
-
-    for name in steps:
-        visit(name, (name,))
+    done: set[str] = set()
+    for root in steps:
+        if root in done:
+            continue
+        # Each frame: a step and the index of the next need to visit. The stack is the chain.
+        stack: list[list] = [[root, 0]]
+        on_stack = {root}
+        while stack:
+            frame = stack[-1]
+            name, index = frame
+            needs = steps[name].needs
+            if index < len(needs):
+                frame[1] += 1
+                need = needs[index]
+                if need in done:
+                    continue
+                if need in on_stack:
+                    chain = [f[0] for f in stack]
+                    cycle = [*chain[chain.index(need) :], need]
+                    if len(cycle) > 11:
+                        cycle = [*cycle[:5], f"... {len(cycle) - 10} more ...", *cycle[-5:]]
+                    raise UsageError(
+                        f"{path}: steps depend on each other in a cycle: {' -> '.join(cycle)}"
+                    )
+                stack.append([need, 0])
+                on_stack.add(need)
+                continue
+            stack.pop()
+            on_stack.discard(name)
+            done.add(name)
+            ordered.append(steps[name])
     return ordered
 
 

@@ -17,12 +17,14 @@ the report stays a single file that opens offline.
 from __future__ import annotations
 
 import bisect
-import html
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
+
+from ..vocabulary import STEP_STATUSES
+from ._safe import esc, known
 
 __all__ = ["Layout", "build_graph", "count_crossings", "layout_graph", "lineage_svg"]
 
@@ -46,12 +48,9 @@ def build_graph(summary) -> nx.DiGraph:
     graph = nx.DiGraph()
     for step in summary.steps:
         key = f"step:{step.name}"
+        status = known(step.status, STEP_STATUSES)  # never a recorded value verbatim
         graph.add_node(
-            key,
-            kind="step",
-            label=step.name,
-            status=step.status,
-            title=f"step {step.name}: {step.status}",
+            key, kind="step", label=step.name, status=status, title=f"step {step.name}: {status}"
         )
         for path, digest in step.used_files:
             node = f"file:{path}"
@@ -386,8 +385,8 @@ def lineage_svg(summary) -> str:
     ]
     for (u, v), points in layout.edges.items():
         parts.append(
-            f"<path class='edge' data-source='{html.escape(u, quote=True)}' "
-            f"data-target='{html.escape(v, quote=True)}' "
+            f"<path class='edge' data-source='{esc(u)}' "
+            f"data-target='{esc(v)}' "
             f"d='{_path_data(points)}' fill='none' stroke='#5f6368' "
             "stroke-width='1.3' marker-end='url(#arrow)'/>"
         )
@@ -405,11 +404,11 @@ def lineage_svg(summary) -> str:
             style = "rx='2' fill='#fff' stroke='#5f6368' stroke-width='1.2' stroke-dasharray='4 2'"
             caption = _short(data["label"])
         parts.append(
-            f"<g class='node {kind}' data-node='{html.escape(node, quote=True)}'>"
-            f"<title>{html.escape(data['title'])}</title>"
+            f"<g class='node {kind}' data-node='{esc(node)}'>"
+            f"<title>{esc(data['title'])}</title>"
             f"<rect x='{x:.1f}' y='{y:.1f}' width='{_W}' height='{_H}' {style}/>"
             f"<text x='{x + _W / 2:.1f}' y='{y + _H / 2 + 4:.1f}' text-anchor='middle' "
-            f"font-size='12' font-family='sans-serif'>{html.escape(caption)}</text></g>"
+            f"font-size='12' font-family='sans-serif'>{esc(caption)}</text></g>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -5,17 +5,20 @@ CI artifact viewer, or attached to an e-mail. It opens with the verdict (did it 
 checks failed or warned and why, the headline metrics), then every step with its status,
 parameters, outputs, metrics and a link to its executed notebook, every check as a card that
 names what it judged by name and path, and the lineage graph of files, steps and models laid
-out left to right. Every value read from the trail is escaped.
+out left to right. Every value read from the trail is escaped, every link is a
+percent-encoded relative (or ``file:``) URL, every status is checked against the vocabulary and
+a Content-Security-Policy forbids anything that runs (see :mod:`._safe`).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from pathlib import Path
 
 from ..checks import CHECK_CSS, CheckResult, check_card
+from ..vocabulary import CHECK_STATUSES, RUN_STATUSES, STEP_STATUSES
+from ._safe import UNKNOWN, csp_meta, esc, known, local_href, status_badge
 from .graph import lineage_svg
 from .runs import summarize
 
@@ -32,6 +35,7 @@ font-weight:600;color:#fff}
 .succeeded,.pass{background:#1e8e3e}.failed,.fail,.aborted{background:#d93025}
 .error{background:#a50e0e}.warn,.running{background:#f9ab00;color:#202124}
 .reused{background:#1a73e8}.not-run{background:#9aa0a6}
+.unknown,.nbtrail-checks .badge.unknown{background:#5f6368;color:#fff}
 .muted{color:#5f6368}code,pre{font-family:SFMono-Regular,Menlo,monospace;font-size:.85rem}
 pre{background:#f8f9fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 .graph{overflow-x:auto;border:1px solid #e0e0e0;padding:.5rem}
@@ -45,13 +49,8 @@ pre{background:#f8f9fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 """
 
 
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _badge(status: str) -> str:
-    css = "".join(c for c in str(status).replace(" ", "-") if c.isalnum() or c == "-")
-    return f"<span class='badge {css}'>{_esc(status)}</span>"
+_BAD_CHECK = ("fail", "error", UNKNOWN)
+_BAD_STEP = ("failed", "not run", "aborted", UNKNOWN)
 
 
 def _git_text(git: dict | None) -> str:
@@ -71,33 +70,37 @@ def _verdict(summary) -> str:
     """What a stakeholder reads first: did it work, what failed or warned, the headline numbers."""
     counts: dict[str, int] = {}
     for step in summary.steps:
-        counts[step.status] = counts.get(step.status, 0) + 1
+        status = known(step.status, STEP_STATUSES)
+        counts[status] = counts.get(status, 0) + 1
     steps = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    bad = [(s, c) for s, c in summary.checks if c.status in ("fail", "error")]
+    # A status that is no word of the vocabulary was not written by nbtrail: never a success.
+    bad = [(s, c) for s, c in summary.checks if known(c.status, CHECK_STATUSES) in _BAD_CHECK]
     warned = [(s, c) for s, c in summary.checks if c.status == "warn"]
-    failed_steps = [s for s in summary.steps if s.status in ("failed", "not run", "aborted")]
+    failed_steps = [s for s in summary.steps if known(s.status, STEP_STATUSES) in _BAD_STEP]
     tone = "bad" if bad or failed_steps else "meh" if warned else "ok"
-    if summary.run.status == "succeeded" and not bad:
+    tampered = any(known(s.status, STEP_STATUSES) == UNKNOWN for s in summary.steps)
+    if summary.run.status == "succeeded" and not bad and not tampered:
         headline = "It worked" + (", with warnings to read" if warned else "") + "."
     else:
         headline = "It did not work."
     items = []
     for step in failed_steps:
         items.append(
-            f"<li>step <b>{_esc(step.name)}</b> {_esc(step.status)}"
-            + (f": {_esc(step.error)}" if step.error else "")
+            f"<li>step <b>{esc(step.name)}</b> {esc(known(step.status, STEP_STATUSES))}"
+            + (f": {esc(step.error)}" if step.error else "")
             + "</li>"
         )
     for step, check in bad + warned:
         items.append(
-            f"<li>{_badge(check.status)} <b>{_esc(check.name)}</b> in step {_esc(step)}: "
-            f"{_esc(check.summary)}</li>"
+            f"<li>{status_badge(check.status, CHECK_STATUSES)} <b>{esc(check.name)}</b> "
+            f"in step {esc(step)}: "
+            f"{esc(check.summary)}</li>"
         )
     metrics = {}
     for step in summary.steps:
         metrics.update(step.metrics)
     numbers = "".join(
-        f"<div><b>{_number(value)}</b>{_esc(key)}</div>"
+        f"<div><b>{_number(value)}</b>{esc(key)}</div>"
         for key, value in sorted(metrics.items())[:8]
     )
     checks_line = (
@@ -107,8 +110,8 @@ def _verdict(summary) -> str:
     )
     return (
         f"<section class='verdict {tone}'><h2 style='margin:0'>{headline}</h2>"
-        f"<div class='muted'>{_esc(len(summary.steps))} step(s): {_esc(steps)}; "
-        f"{_esc(checks_line)}</div>"
+        f"<div class='muted'>{esc(len(summary.steps))} step(s): {esc(steps)}; "
+        f"{esc(checks_line)}</div>"
         + (f"<ul>{''.join(items)}</ul>" if items else "")
         + (f"<div class='headline'>{numbers}</div>" if numbers else "")
         + "</section>"
@@ -116,18 +119,28 @@ def _verdict(summary) -> str:
 
 
 def _json(value) -> str:
-    return html.escape(json.dumps(value, ensure_ascii=False, default=str))
+    return esc(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _link(notebook: str | None, base: Path) -> str:
     if not notebook:
         return "<span class='muted'>-</span>"
-    try:
-        href = os.path.relpath(notebook, base)
-    except ValueError:  # another drive on Windows
-        href = notebook
-    href = Path(href).as_posix()
-    return f"<a href='{_esc(href)}'>{_esc(Path(notebook).name)}</a>"
+    return f"<a href='{esc(local_href(notebook, base))}'>{esc(Path(notebook).name)}</a>"
+
+
+def _card(trail, check) -> str:
+    """A check's card; one whose recorded status nbtrail never writes gets a bare, inert card."""
+    if known(check.status, CHECK_STATUSES) != UNKNOWN:
+        return check_card(CheckResult.from_record(trail, check))
+    return (
+        f"<div class='card check' data-check='{esc(check.name)}' data-status='{UNKNOWN}'>"
+        f"<div class='head'>{status_badge(check.status, CHECK_STATUSES)}"
+        f"<span class='name'>{esc(check.name)}</span></div>"
+        f"<div class='summary'>{esc(check.summary or '')}</div>"
+        "<p class='muted'>The recorded status is none of "
+        f"{esc(', '.join(CHECK_STATUSES))}: the trail was edited outside nbtrail "
+        "(<code>nbtrail verify</code> says where).</p></div>"
+    )
 
 
 def render_report(trail, run_id: str, *, base: str | os.PathLike = ".") -> str:
@@ -151,22 +164,22 @@ def render_report(trail, run_id: str, *, base: str | os.PathLike = ".") -> str:
         duration = f"{step.duration:.1f} s" if step.duration is not None else "-"
         note = ""
         if step.reused_from:
-            note = f"<div class='muted'>reused run <code>{_esc(step.reused_from)}</code></div>"
-        elif step.not_reused and step.status in ("succeeded", "failed"):
-            note = f"<div class='muted'>ran because {_esc(step.not_reused)}</div>"
+            note = f"<div class='muted'>reused run <code>{esc(step.reused_from)}</code></div>"
+        elif step.not_reused and known(step.status, STEP_STATUSES) in ("succeeded", "failed"):
+            note = f"<div class='muted'>ran because {esc(step.not_reused)}</div>"
         if step.error:
-            note += f"<pre>{_esc(step.error)}</pre>"
+            note += f"<pre>{esc(step.error)}</pre>"
         metrics = ", ".join(f"{k} = {v:g}" for k, v in sorted(step.metrics.items())) or "-"
         rows.append(
-            f"<tr class='step' data-step='{_esc(step.name)}'>"
-            f"<td><b>{_esc(step.name)}</b>{note}</td><td>{_badge(step.status)}</td>"
+            f"<tr class='step' data-step='{esc(step.name)}'>"
+            f"<td><b>{esc(step.name)}</b>{note}</td>"
+            f"<td>{status_badge(step.status, STEP_STATUSES)}</td>"
             f"<td>{duration}</td><td><code>{_json(step.parameters)}</code></td>"
-            f"<td><code>{_json(step.outputs)}</code></td><td>{_esc(metrics)}</td>"
+            f"<td><code>{_json(step.outputs)}</code></td><td>{esc(metrics)}</td>"
             f"<td>{_link(step.notebook, base)}</td></tr>"
         )
     cards = [
-        f"<div class='muted'>step {_esc(step)}</div>"
-        + check_card(CheckResult.from_record(trail, check))
+        f"<div class='muted'>step {esc(step)}</div>" + _card(trail, check)
         for step, check in summary.checks
     ]
     check_table = (
@@ -178,16 +191,17 @@ def render_report(trail, run_id: str, *, base: str | os.PathLike = ".") -> str:
     started = run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+{csp_meta()}
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_esc(run.name)}: {_esc(run.status)} — nbtrail</title>
+<title>{esc(run.name)}: {esc(known(run.status, RUN_STATUSES))} — nbtrail</title>
 <style>{_CSS}</style></head>
 <body>
-<h1>{_esc(run.name)} {_badge(run.status)}</h1>
-<p class="muted">{_esc(run.kind)} run <code>{_esc(run.id)}</code> by {_esc(run.actor)},
-started {started}, ended {ended}; git {_esc(git_text)};
-trail <code>{_esc(trail.url)}</code></p>
+<h1>{esc(run.name)} {status_badge(run.status, RUN_STATUSES)}</h1>
+<p class="muted">{esc(run.kind)} run <code>{esc(run.id)}</code> by {esc(run.actor)},
+started {started}, ended {ended}; git {esc(git_text)};
+trail <code>{esc(trail.url)}</code></p>
 {_verdict(summary)}
-{f"<pre>{_esc(run.error)}</pre>" if run.error else ""}
+{f"<pre>{esc(run.error)}</pre>" if run.error else ""}
 <h2>Steps</h2>
 <table><tr><th>step</th><th>status</th><th>time</th><th>parameters</th><th>outputs</th>
 <th>metrics</th><th>executed notebook</th></tr>

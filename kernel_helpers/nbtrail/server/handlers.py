@@ -5,10 +5,12 @@ receives the namespace and the endpoint names through the page config. Handlers 
 they read the extension's settings, the shared read-only trail and the job table from the
 Tornado application settings, and do their database work on a worker thread, never on the
 event loop, as jupyter-resource-usage does. Paths are notebook paths relative to the server's
-root, as JupyterLab's contents API uses them; a path that resolves outside the root is refused
-with 403. Starting a job runs code, so it needs the ``execute`` permission, not just ``write``.
-Errors are JSON with real status codes: 400 bad input, 403 a path outside the root or a
-permission missing, 404 an unknown run or notebook, 409 too many jobs.
+root, as JupyterLab's contents API uses them, checked by :mod:`.guards` in every route that
+takes one (only notebooks; nothing hidden, nothing of the trail's own folder, nothing outside
+the root once links are resolved). Starting a job runs code, so it needs the ``execute``
+permission, not just ``write``. Errors are JSON with real status codes: 400 bad input, 403 a
+path refused or a permission missing, 404 an unknown run or notebook, 409 too many jobs; their
+messages hold no absolute path and no traceback.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from jupyter_server.utils import url_path_join
 from .._json import jsonable
 from ..errors import NbtrailError, RunNotFound
 from . import views
-from .jobs import TooManyJobs
+from .guards import Refused, check_notebook, check_run_ref, parse_job_body, scrub
+from .jobs import JobRefused, TooManyJobs
 from .shapes import ENDPOINTS, NAMESPACE
 
 __all__ = ["NAMESPACE", "ROUTES", "setup_handlers"]
@@ -50,18 +53,15 @@ class BaseHandler(APIHandler):
         self.reply({"error": message, "status": status})
 
     def notebook_path(self, relative: str | None, *, required: bool = True) -> Path | None:
-        """Resolve a root-relative notebook path; refuse anything outside the root."""
-        if not relative:
+        """Resolve a root-relative notebook path; refuse whatever :mod:`.guards` refuses.
+
+        Call it on a worker thread: resolving symbolic links touches the file system.
+        """
+        if relative is None or relative == "":
             if required:
-                raise tornado.web.HTTPError(400, "the 'notebook' parameter is required")
+                raise Refused(400, "the 'notebook' parameter is required")
             return None
-        root = self.nbtrail.root
-        if Path(relative).is_absolute() or "\x00" in relative:
-            raise tornado.web.HTTPError(403, "paths are relative to the server root")
-        path = (root / relative).resolve(strict=False)
-        if not path.is_relative_to(root):
-            raise tornado.web.HTTPError(403, "path outside the server root")
-        return path
+        return check_notebook(relative, self.nbtrail.root, self.nbtrail.trail_home())
 
     def limit_argument(self, default: int) -> int:
         """``?limit=``: a whole number from 1 to 10,000, else 400 naming it."""
@@ -80,21 +80,38 @@ class BaseHandler(APIHandler):
         return self.nbtrail.trail()
 
     async def off_loop(self, function, *args, **kwargs):
-        """Run database work on a worker thread; the event loop keeps serving."""
+        """Run file and database work on a worker thread; the event loop keeps serving.
+
+        The server's engine pools no connection (see :meth:`.State.trail`): whatever the work
+        opens on the trail is closed when it returns.
+        """
         return await asyncio.to_thread(function, *args, **kwargs)
 
     def write_error(self, status_code: int, **kwargs) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, RunNotFound):
+        if isinstance(error, Refused):
+            status_code, message = error.status_code, error.message
+        elif isinstance(error, RunNotFound):
             status_code, message = 404, str(error)
-        elif isinstance(error, TooManyJobs):
+        elif isinstance(error, TooManyJobs | JobRefused):
             status_code, message = 409, str(error)
         elif isinstance(error, NbtrailError):
             status_code, message = 400, str(error)
         elif isinstance(error, tornado.web.HTTPError):
             message = error.log_message or error.reason or "error"
+            if error.args and error.log_message:
+                try:
+                    message = error.log_message % error.args
+                except (TypeError, ValueError):
+                    pass
+        elif error is None:
+            message = self._reason
         else:
-            message = f"{type(error).__name__}: {error}" if error else self._reason
+            # The traceback is in the server's log; the browser gets no internals.
+            status_code, message = 500, "internal error (see the Jupyter server's log)"
+        state = self.settings.get("nbtrail")
+        if state is not None:
+            message = scrub(message, state.root, state.trail_home(cached=True))
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message, "status": status_code}))
@@ -110,7 +127,7 @@ class BaseHandler(APIHandler):
             return None, None
         run_id = self.get_argument("run", None)
         if run_id:
-            return trail, trail.get_run(run_id).id
+            return trail, trail.get_run(check_run_ref(run_id)).id
         runs = views.notebook_runs(trail, str(notebook) if notebook else None, limit=1)
         return trail, (runs[0].id if runs else None)
 
@@ -122,12 +139,13 @@ class StatusHandler(BaseHandler):
     @authorized
     async def get(self) -> None:
         trail = await self.off_loop(self.trail_or_none)
+        running = await self.off_loop(self.nbtrail.jobs.running)
         self.reply(
             {
                 "trail": trail.url if trail else None,
                 "home": str(trail.home) if trail and trail.home else None,
                 "root": str(self.nbtrail.root),
-                "jobs_running": self.nbtrail.jobs.running(),
+                "jobs_running": running,
             }
         )
 
@@ -138,11 +156,12 @@ class RunsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        notebook = self.notebook_path(self.get_argument("notebook", None), required=False)
+        relative = self.get_argument("notebook", None)
         limit = self.limit_argument(50)
-        self.reply(await self.off_loop(self._runs, notebook, limit))
+        self.reply(await self.off_loop(self._runs, relative, limit))
 
-    def _runs(self, notebook, limit: int) -> dict:
+    def _runs(self, relative, limit: int) -> dict:
+        notebook = self.notebook_path(relative, required=False)
         trail = self.trail_or_none()
         if trail is None:
             return {"runs": []}
@@ -222,20 +241,24 @@ class SchemaHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        from ..pipeline.parameters import read_schema
-
-        notebook = self.notebook_path(self.get_argument("notebook", None))
-        if not notebook.is_file():
-            raise tornado.web.HTTPError(404, "no such notebook")
-        schema = await self.off_loop(read_schema, notebook)
+        relative = self.get_argument("notebook", None)
+        schema = await self.off_loop(self._schema, relative)
         self.reply(
             {
-                "notebook": self.get_argument("notebook"),
+                "notebook": relative,
                 "parameters": [
                     spec.to_dict() | {"choices": list(spec.choices)} for spec in schema.values()
                 ],
             }
         )
+
+    def _schema(self, relative) -> dict:
+        from ..pipeline.parameters import read_schema
+
+        notebook = self.notebook_path(relative)
+        if not notebook.is_file():
+            raise Refused(404, "no such notebook")
+        return read_schema(notebook)
 
 
 class JobsHandler(BaseHandler):
@@ -247,25 +270,20 @@ class JobsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized(action="execute")
     async def post(self) -> None:
-        from ..pipeline.parameters import read_schema, validate
-
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise tornado.web.HTTPError(400, "the request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "the request body must be a JSON object")
-        notebook = self.notebook_path(body.get("notebook"))
-        if not notebook.is_file() or notebook.suffix != ".ipynb":
-            raise tornado.web.HTTPError(404, "no such notebook")
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise tornado.web.HTTPError(400, "'parameters' must be an object")
-        schema = await self.off_loop(read_schema, notebook)
-        validate(schema, parameters, template=notebook.name)
-        job = self.nbtrail.jobs.start(notebook, parameters)  # refuses (409) beyond max_jobs
+        relative, parameters = parse_job_body(self.request.body)
+        job = await self.off_loop(self._start, relative, parameters)
         self.set_status(202)
         self.reply(job.to_dict())
+
+    def _start(self, relative: str, parameters: dict):
+        from ..pipeline.parameters import read_schema, validate
+
+        notebook = self.notebook_path(relative)
+        if not notebook.is_file():
+            raise Refused(404, "no such notebook")
+        schema = read_schema(notebook)
+        validate(schema, parameters, template=notebook.name)
+        return self.nbtrail.jobs.start(notebook, parameters)  # refuses (409) beyond max_jobs
 
 
 class JobHandler(BaseHandler):
@@ -273,10 +291,10 @@ class JobHandler(BaseHandler):
 
     @tornado.web.authenticated
     @authorized
-    def get(self, job_id: str) -> None:
-        job = self.nbtrail.jobs.get(job_id)
+    async def get(self, job_id: str) -> None:
+        job = await self.off_loop(self.nbtrail.jobs.get, job_id)
         if job is None:
-            raise tornado.web.HTTPError(404, f"no job {job_id}")
+            raise Refused(404, f"no job {job_id}")
         self.reply(job.to_dict())
 
 

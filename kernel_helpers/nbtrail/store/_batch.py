@@ -10,25 +10,30 @@ or as validated values from :mod:`._facts`. On commit it
    artifact is stored once; the same edge is one fact), inserts the new rows, applies updates
    (merging attributes into what the row holds now; refusing to end a run that has ended),
 3. reads every touched row back and appends one event per fact, in the order the facts were
-   added, each with the digest of the row exactly as the database stored it.
+   added, each with what the write stored (the whole row for an insert, the columns set for
+   an update) and the digest of the row exactly as the database stored it.
+
+Before an update it checks the row against the digest of its newest event, and refuses
+(:class:`~nbtrail.errors.TamperedFact`) a row changed outside nbtrail: a legitimate write must
+never record, and so bless, someone else's edit.
 
 So a fact and its event are committed together or not at all, and a batch of any size costs
-a handful of statements. An update to a row inserted in the same batch is folded into the
-insert: one row, one event (action ``run.start+end``).
+a handful of statements. An update to a row inserted or updated earlier in the same batch is
+folded into that write: one row, one event (action ``run.start+end``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..errors import RunAlreadyEnded, RunNotFound, UsageError
+from .._json import jsonable
+from ..errors import RunAlreadyEnded, RunNotFound, TamperedFact, UsageError
 from . import _db, _schema
-from ._audit import GENESIS, event_hash, row_digest, sign
+from ._audit import append_events, row_digest
 from ._facts import (
     NewArtifact,
     NewCheck,
@@ -64,10 +69,6 @@ class _Op:
     merge: tuple[str, ...] = ()  # JSON columns merged into the row's current value
     must_run: bool = False  # the run must still be running (ending it)
     extra: dict = field(default_factory=dict)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Batch:
@@ -191,6 +192,7 @@ class Batch:
             ops = self._resolve(conn)
             self._apply(conn, ops)
             stored = self._read_back(conn, ops)
+            _check_stored(ops, stored)
             self._append_events(conn, ops, stored)
         self._ops = []
         return stored
@@ -212,7 +214,7 @@ class Batch:
             known_edges.update(edge_key(r) for r in rows)
 
         resolved: list[_Op] = []
-        inserted: dict[tuple[str, str], _Op] = {}
+        written: dict[tuple[str, str], _Op] = {}
         for op in self._ops:
             if op.kind == "artifact":
                 snapshot = op.values.get("snapshot")
@@ -231,12 +233,12 @@ class Batch:
                     continue
                 known_edges.add(key)
                 op = _Op("insert", op.table, op.key, op.values, op.action)
-            if op.kind == "update" and (op.table.name, op.key) in inserted:
-                _fold(inserted[(op.table.name, op.key)], op)
+            if op.kind == "update" and (op.table.name, op.key) in written:
+                _fold(written[(op.table.name, op.key)], op)
                 continue
-            if op.kind == "insert":
-                op = _Op("insert", op.table, op.key, dict(op.values), op.action)
-                inserted[(op.table.name, op.key)] = op
+            # A copy: folding changes it, and the caller's op must stay as it was.
+            op = _Op(op.kind, op.table, op.key, dict(op.values), op.action, op.merge, op.must_run)
+            written[(op.table.name, op.key)] = op
             resolved.append(op)
         return resolved
 
@@ -270,42 +272,27 @@ class Batch:
         return stored
 
     def _append_events(self, conn: Connection, ops: list[_Op], stored: dict) -> None:
-        events = _schema.events
-        head = conn.execute(
-            sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-        at = _now()
-        actor, key = self.trail.actor, self.trail._key
-        rows = []
+        items = []
         for op in ops:
-            seq += 1
-            event = {
-                "seq": seq,
-                "at": at,
-                "actor": actor,
-                "action": op.action,
-                "subject_type": op.table.name,
-                "subject_id": op.key,
-                "digest": row_digest(stored[(op.table.name, op.key)], op.table.name),
-                "prev_hash": prev,
-            }
-            event["hash"] = event_hash(event)
-            event["signature"] = sign(key, event["hash"]) if key else None
-            prev = event["hash"]
-            rows.append(event)
-        if rows:
-            conn.execute(events.insert(), rows)
+            row = stored[(op.table.name, op.key)]
+            change = row if op.kind == "insert" else {c: row[c] for c in op.values}
+            items.append((op.action, op.table.name, op.key, row_digest(row, op.table.name), change))
+        append_events(conn, self.trail.actor, self.trail._key, items)
 
 
 def _fold(first: _Op, op: _Op) -> None:
-    """Apply an update to a row inserted earlier in the same batch: one row, one event."""
-    if op.must_run and first.values.get("status") != "running":
-        raise RunAlreadyEnded(f"run {op.key} has already ended ({first.values.get('status')})")
+    """Apply an update to a row written earlier in the same batch: one row, one event."""
+    status = first.values.get("status", "running" if first.kind == "update" else None)
+    if op.must_run and status != "running":
+        raise RunAlreadyEnded(f"run {op.key} has already ended ({status})")
     values = dict(op.values)
     for column in op.merge:
         values[column] = {**(first.values.get(column) or {}), **values[column]}
     first.values = {**first.values, **values}
+    if first.kind == "update":
+        # Columns merged earlier keep merging into the row; a column set outright stays so.
+        first.merge = tuple(dict.fromkeys(first.merge + op.merge))
+        first.must_run = first.must_run or op.must_run
     first.action = f"{first.action}+{op.action.rsplit('.', 1)[-1]}"[:32]
 
 
@@ -313,16 +300,15 @@ def _update(conn: Connection, op: _Op) -> None:
     """Apply one update: merge JSON columns into their current value; guard run endings."""
     table = op.table
     values = dict(op.values)
-    current = None
-    if op.merge or op.must_run:
-        columns = [table.c[c] for c in op.merge] + ([table.c.status] if op.must_run else [])
-        current = conn.execute(sa.select(*columns).where(table.c.id == op.key)).mappings().first()
-        if current is None and table is _schema.runs:
-            raise RunNotFound(f"no run {op.key}")
-        if current is None:
-            raise LookupError(f"no {table.name} row {op.key} to update")
-        for column in op.merge:
-            values[column] = {**(current[column] or {}), **values[column]}
+    current = conn.execute(sa.select(table).where(table.c.id == op.key)).mappings().first()
+    if current is None and table is _schema.runs:
+        raise RunNotFound(f"no run {op.key}")
+    if current is None:
+        raise LookupError(f"no {table.name} row {op.key} to update")
+    _check_untouched(conn, table.name, op.key, current)
+    for column in op.merge:
+        values[column] = {**(current[column] or {}), **values[column]}
+    op.extra["written"] = values
     query = table.update().where(table.c.id == op.key)
     if op.must_run:
         query = query.where(table.c.status == "running")
@@ -332,6 +318,45 @@ def _update(conn: Connection, op: _Op) -> None:
             status = current["status"] if current is not None else "?"
             raise RunAlreadyEnded(f"run {op.key} has already ended ({status})")
         raise LookupError(f"no {table.name} row {op.key} to update")
+
+
+def _check_stored(ops: list[_Op], stored: dict) -> None:
+    """The database must store what nbtrail wrote.
+
+    A trigger or rule that rewrites a row as it is written (so that its event would record,
+    and bless, the rewritten value) is refused.
+    """
+    for op in ops:
+        row = stored[(op.table.name, op.key)]
+        written = op.values if op.kind == "insert" else op.extra.get("written", op.values)
+        changed = [c for c, v in written.items() if jsonable(v) != jsonable(row.get(c))]
+        if changed:
+            raise TamperedFact(
+                f"{op.table.name} {op.key}: the database stored something else than nbtrail "
+                f"wrote ({', '.join(sorted(changed))}); is there a trigger or rule? Nothing was "
+                "written. Run `nbtrail verify`."
+            )
+
+
+def _check_untouched(conn: Connection, table: str, key: str, row) -> None:
+    """Refuse to write over a row that is not what its newest event recorded."""
+    ev = _schema.events
+    recorded = conn.execute(
+        sa.select(ev.c.seq, ev.c.digest)
+        .where(ev.c.subject_type == table, ev.c.subject_id == key)
+        .order_by(ev.c.seq.desc())
+        .limit(1)
+    ).first()
+    if recorded is None:
+        raise TamperedFact(
+            f"{table} {key} is not in the audit log (added outside nbtrail); nothing was written. "
+            "Run `nbtrail verify`."
+        )
+    if row_digest(row, table) != recorded.digest:
+        raise TamperedFact(
+            f"{table} {key} was changed outside nbtrail after event {recorded.seq}; nothing was "
+            "written over it. Run `nbtrail verify`."
+        )
 
 
 def _chunks(ids: list) -> list[list]:

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
+from .._secrets import mask_url
 from ..errors import ReadOnlyTrail, SchemaTooNew, StoreError, TrailNotFound
 from . import _schema
+from ._audit import json_text
 
 __all__ = ["check_schema", "create_trail_engine", "ensure_schema", "read", "write"]
 
@@ -30,19 +32,29 @@ def _normalise_url(url: str):
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise TrailNotFound(f"store URL {url!r} is not a SQLAlchemy database URL") from None
+        raise TrailNotFound(
+            f"store URL {mask_url(url)!r} is not a SQLAlchemy database URL"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         # The driver nbtrail installs is psycopg 3; plain postgresql:// means psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
 
 
-def create_trail_engine(url: str) -> Engine:
-    """Create an engine for a trail database URL with nbtrail's connection settings."""
+def create_trail_engine(url: str, *, pooled: bool = True) -> Engine:
+    """Create an engine for a trail database URL with nbtrail's connection settings.
+
+    ``pooled=False`` keeps no connection between uses (a reader: each use opens the database
+    and closes it, so nothing it holds can go stale while writers checkpoint the WAL).
+    """
     parsed = _normalise_url(url)
+    pool = {} if pooled else {"poolclass": sa.pool.NullPool}
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(
-            parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            parsed,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            json_serializer=json_text,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -83,15 +95,15 @@ def create_trail_engine(url: str) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=json_text, **pool)
     raise TrailNotFound(
-        f"store URL {parsed.render_as_string(hide_password=True)!r}: nbtrail supports "
+        f"store URL {mask_url(parsed.render_as_string(hide_password=True))!r}: nbtrail supports "
         "SQLite and PostgreSQL"
     )
 
 
 def _describe(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
+    return mask_url(engine.url.render_as_string(hide_password=True))
 
 
 @contextlib.contextmanager
@@ -118,10 +130,37 @@ def _translate_errors(engine: Engine) -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise StoreError(f"{_describe(engine)}: {_reason(exc)}") from exc
-    except DatabaseError as exc:
-        if "file is not a database" in str(exc.orig):
-            raise TrailNotFound(f"{engine.url.database}: not an nbtrail trail") from None
+    except IntegrityError:
         raise
+    except DatabaseError as exc:
+        reason = _reason(exc)
+        if "file is not a database" in reason:
+            raise TrailNotFound(f"{engine.url.database}: not an nbtrail trail") from None
+        damage = _sqlite_damage(engine) if engine.dialect.name == "sqlite" else None
+        if damage:
+            raise StoreError(
+                f"{_describe(engine)}: {reason}: the file is damaged ({damage}); restore it from "
+                "a copy"
+            ) from exc
+        raise StoreError(
+            f"{_describe(engine)}: {reason} (run `nbtrail verify` to see what is damaged)"
+        ) from exc
+
+
+def _sqlite_damage(engine: Engine) -> str | None:
+    """The first thing SQLite's integrity check finds wrong with the file, if it can say."""
+    import sqlite3
+
+    path = engine.url.database
+    if not path or path == ":memory:":
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(3)")]
+    except sqlite3.Error as exc:
+        return str(exc)
+    lines = [x for r in rows for x in r.splitlines() if x and not x.startswith("***")]
+    return None if lines == ["ok"] else "; ".join(lines[:2])
 
 
 def _reason(exc: Exception) -> str:
@@ -130,33 +169,34 @@ def _reason(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _current_revision(conn: Connection) -> tuple[str | None, bool]:
-    """Return (revision, has_foreign_tables) of the database behind ``conn``."""
-    names = set(sa.inspect(conn).get_table_names())
+def _current_revision(conn: Connection) -> tuple[str | None, list[str]]:
+    """Return (revision, names of the tables found) for the database behind ``conn``."""
+    names = sorted(sa.inspect(conn).get_table_names())
     if _schema.VERSION_TABLE not in names:
-        ours = set(_schema.metadata.tables) | {_schema.VERSION_TABLE}
-        return None, bool(names & ours)
+        return None, names
     row = conn.execute(sa.text(f"SELECT version_num FROM {_schema.VERSION_TABLE}")).first()
-    return (row[0] if row else None), False
+    return (row[0] if row else None), names
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(engine: Engine, *, create: bool = False) -> None:
     """Bring the database to this nbtrail's schema, or refuse it.
 
-    An empty database gets the schema; an older trail is migrated (under the writer lock,
-    so concurrent openers migrate once); a trail from a newer nbtrail, or a database that
-    holds tables nbtrail did not create, is refused without being touched.
+    With ``create``, an empty database gets the schema (``nbtrail init``, or nbtrail's own
+    SQLite file in a ``.nbtrail`` folder); without it, a database with no trail is refused. An
+    older trail is migrated (under the writer lock, so concurrent openers migrate once); a
+    trail from a newer nbtrail, or a database holding anything but a trail, is refused
+    untouched, naming the tables found.
     """
     with read(engine) as conn:
-        revision, foreign = _current_revision(conn)
+        revision, names = _current_revision(conn)
     if revision == _schema.HEAD_REVISION:
         return
-    _refuse_unknown(engine, revision, foreign)
+    _refuse_unknown(engine, revision, names, create=create)
     with write(engine) as conn:
-        revision, foreign = _current_revision(conn)
+        revision, names = _current_revision(conn)
         if revision == _schema.HEAD_REVISION:
             return
-        _refuse_unknown(engine, revision, foreign)
+        _refuse_unknown(engine, revision, names, create=create)
         _upgrade(conn)
 
 
@@ -167,10 +207,10 @@ def check_schema(engine: Engine) -> None:
     any run recorded with this nbtrail).
     """
     with read(engine) as conn:
-        revision, foreign = _current_revision(conn)
+        revision, names = _current_revision(conn)
     if revision == _schema.HEAD_REVISION:
         return
-    _refuse_unknown(engine, revision, foreign)
+    _refuse_unknown(engine, revision, names, create=True)
     if revision is None:
         raise TrailNotFound(f"{_describe(engine)}: no trail here yet (nothing was recorded)")
     raise ReadOnlyTrail(
@@ -179,11 +219,17 @@ def check_schema(engine: Engine) -> None:
     )
 
 
-def _refuse_unknown(engine: Engine, revision: str | None, foreign: bool) -> None:
-    if foreign:
+def _refuse_unknown(engine: Engine, revision: str | None, names: list[str], *, create: bool):
+    if revision is None and names:
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         raise TrailNotFound(
-            f"{_describe(engine)}: holds tables named like nbtrail's but is not an nbtrail "
-            "trail; use an empty database"
+            f"{_describe(engine)}: not an nbtrail trail (it holds tables {shown}); nbtrail "
+            "creates a trail only in an empty database or schema, and changed nothing"
+        )
+    if revision is None and not create:
+        raise TrailNotFound(
+            f"{_describe(engine)}: no trail here yet; run `nbtrail init` to create one "
+            "(only init creates a trail in a configured database)"
         )
     if revision is not None and revision not in _schema.KNOWN_REVISIONS:
         raise SchemaTooNew(

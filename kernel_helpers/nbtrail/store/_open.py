@@ -38,7 +38,9 @@ def _prepare_home(home: Path) -> None:
         raise UsageError(f"{home} is not writable")
 
 
-def _build(settings: Settings, home: Path | None, *, readonly: bool = False) -> Trail:
+def _build(
+    settings: Settings, home: Path | None, *, readonly: bool = False, create: bool = False
+) -> Trail:
     store_url = settings.store_url or (_sqlite_url(home) if home else None)
     if store_url is None:
         raise TrailNotFound(
@@ -53,7 +55,12 @@ def _build(settings: Settings, home: Path | None, *, readonly: bool = False) -> 
         blobs = None
     if readonly and settings.store_url is None and not (home / "trail.db").is_file():
         raise TrailNotFound(f"no trail in {home} yet: nothing was recorded there")
-    return Trail(store_url, blobs=blobs, home=home, settings=settings, readonly=readonly)
+    # nbtrail's own SQLite file in a .nbtrail folder is created on first write; a configured
+    # database (NBTRAIL_STORE_URL) only by `nbtrail init`, and only when it is empty.
+    create = create or settings.store_url is None
+    return Trail(
+        store_url, blobs=blobs, home=home, settings=settings, readonly=readonly, create=create
+    )
 
 
 def open_trail(
@@ -111,7 +118,7 @@ def init_trail(folder: str | os.PathLike = ".", *, settings: Settings | None = N
     else:
         home = folder / HOME_DIRNAME
     _prepare_home(home)
-    return _build(dataclasses.replace(settings, home=home, home_source="init"), home)
+    return _build(dataclasses.replace(settings, home=home, home_source="init"), home, create=True)
 
 
 def open_or_create_trail(start: str | os.PathLike | None = None) -> Trail:

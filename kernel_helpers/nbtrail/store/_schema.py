@@ -31,7 +31,7 @@ __all__ = [
 
 # The newest migration this code knows, and every one before it. A trail whose revision is
 # not in this list was written by a newer nbtrail and is refused.
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 VERSION_TABLE = "nbtrail_alembic_version"
 
@@ -155,6 +155,10 @@ events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(64), nullable=True),
+    # What the write stored, as canonical JSON (NULL on events written before revision 0004).
+    sa.Column("change", sa.Text, nullable=True),
+    # Which key signed the event (see _audit.key_id); NULL when unsigned.
+    sa.Column("key_id", sa.String(16), nullable=True),
     sa.Index("ix_events_subject", "subject_type", "subject_id"),
 )
 
@@ -167,4 +171,10 @@ LATER_COLUMNS = {
     "runs": frozenset({"notebook"}),
     "edges": frozenset({"check_id", "role"}),
     "checks": frozenset({"kind", "version", "params"}),
+}
+
+# JSON columns of each fact table: stored as canonical text (see _audit.json_text).
+JSON_COLUMNS = {
+    name: tuple(c.name for c in table.columns if isinstance(c.type, sa.JSON))
+    for name, table in FACT_TABLES.items()
 }

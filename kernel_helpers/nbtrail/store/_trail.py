@@ -7,8 +7,13 @@ all.
 
 A trail opened to read (``readonly=True``: the server's views, ``nbtrail runs``, ``show``,
 ``verify``...) never writes: it does not migrate the schema, does not mark dead runs aborted,
-and refuses every write. A writer brings the schema up to date, marks runs whose process died
-as aborted, and, on a signed trail, must hold the key the trail is signed with.
+and refuses every write. A writer brings the schema up to date (creating it only when asked
+to: ``nbtrail init``, or nbtrail's own SQLite file), refuses a database whose schema was
+altered (a trigger, a view, an extra column), marks runs whose process died as aborted, and,
+on a signed trail, must hold the key the trail is signed with.
+
+The trail's own metadata (its id, when it was created, whether and with which key it is
+signed) is on the audit chain too, as ``nbtrail_meta`` events.
 """
 
 from __future__ import annotations
@@ -24,15 +29,17 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from .._json import iso_time
+from .._secrets import mask_url
 from ..config import Settings
-from ..errors import ReadOnlyTrail, SigningKeyError, StoreError
+from ..errors import ReadOnlyTrail, SigningKeyError, StoreError, TamperedFact
 from ..fingerprints import StatCache
 from . import _db, _schema
 from ._artifacts import Artifacts
-from ._audit import signature_matches
+from ._audit import append_events, key_id, row_digest, signature_matches
 from ._batch import Batch
 from ._blobs import BlobStore
 from ._facts import NewRun, RunEnd
+from ._integrity import schema_problems
 from ._process import current_process, is_gone
 from ._queries import Queries
 from ._records import RunRecord
@@ -77,6 +84,8 @@ class Trail(Queries, Artifacts):
         Actor and signing key.
     readonly : bool
         Open to read only: no migration, no recovery, every write refused.
+    create : bool
+        A writer may create the schema in an empty database (``nbtrail init``).
     """
 
     def __init__(
@@ -87,6 +96,7 @@ class Trail(Queries, Artifacts):
         home: Path | None,
         settings: Settings,
         readonly: bool = False,
+        create: bool = False,
     ):
         self.store_url = store_url
         self.home = home
@@ -95,7 +105,9 @@ class Trail(Queries, Artifacts):
         self.readonly = readonly
         self._key = settings.signing_key
         self._blobs = blobs
-        self.engine = _db.create_trail_engine(store_url)
+        # A reader keeps no connection between uses: a long-lived viewer (the server) must not
+        # read through WAL files that writers have since checkpointed away.
+        self.engine = _db.create_trail_engine(store_url, pooled=not readonly)
         _open_engines.add(self.engine)
         self.stat_cache = StatCache(
             home / "cache" / "stat-cache.json" if home and not readonly else None
@@ -106,7 +118,8 @@ class Trail(Queries, Artifacts):
                 self.trail_id = self._read_meta()
             else:
                 self._check_signing_key()
-                _db.ensure_schema(self.engine)
+                _db.ensure_schema(self.engine, create=create)
+                self._check_schema()
                 self.trail_id = self._ensure_meta()
         except BaseException:
             self.engine.dispose()
@@ -119,7 +132,7 @@ class Trail(Queries, Artifacts):
     @property
     def url(self) -> str:
         """The database URL with any password hidden."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return mask_url(self.engine.url.render_as_string(hide_password=True))
 
     @property
     def blobs(self) -> BlobStore:
@@ -155,32 +168,68 @@ class Trail(Queries, Artifacts):
             raise ReadOnlyTrail(f"{self.url} was opened to read; open it again to write")
 
     def _read_meta(self) -> str:
+        return self.meta().get("trail_id", "")
+
+    def meta(self) -> dict[str, str]:
+        """The trail's own metadata: ``trail_id``, ``created_at``, ``signing_key_id``..."""
         meta = _schema.meta
         with _db.read(self.engine) as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "trail_id")).first()
-        return row[0] if row else ""
+            return dict(conn.execute(sa.select(meta.c.key, meta.c.value)).all())
+
+    def _check_schema(self) -> None:
+        with _db.read(self.engine) as conn:
+            problems = schema_problems(conn)
+        if problems:
+            shown = "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else "")
+            raise StoreError(
+                f"{self.url}: the trail's schema was changed outside nbtrail ({shown}); "
+                "nothing was written. Run `nbtrail verify`."
+            )
 
     def _ensure_meta(self) -> str:
-        meta = _schema.meta
-        existing = self._read_meta()
-        if existing:
-            return existing
+        """Create the trail's metadata on first write, each entry an event on the chain.
+
+        A trail from before metadata was on the chain gets its entries recorded now; a trail
+        created signed records its key's id, so a chain rebuilt unsigned or with another key
+        is found by a verifier without the key.
+        """
+        with _db.read(self.engine) as conn:
+            current, new, items = self._missing_meta(conn)
+        if not items:
+            return current["trail_id"]
         with _db.write(self.engine) as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "trail_id")).first()
-            if row:
-                return row[0]
-            trail_id = str(uuid.uuid4())
+            current, new, items = self._missing_meta(conn)
+            if new:
+                rows = [{"key": k, "value": v} for k, v in new.items()]
+                conn.execute(_schema.meta.insert(), rows)
+            if items:
+                append_events(conn, self.actor, self._key, items)
+        return {**current, **new}["trail_id"]
+
+    def _missing_meta(self, conn) -> tuple[dict, dict, list]:
+        meta, ev = _schema.meta, _schema.events
+        current = dict(conn.execute(sa.select(meta.c.key, meta.c.value)).all())
+        covered = set(
+            conn.execute(sa.select(ev.c.subject_id).where(ev.c.subject_type == meta.name)).scalars()
+        )
+        new: dict[str, str] = {}
+        if "trail_id" not in current:
             from .._version import __version__
 
-            conn.execute(
-                meta.insert(),
-                [
-                    {"key": "trail_id", "value": trail_id},
-                    {"key": "created_at", "value": iso_time(_now())},
-                    {"key": "created_by", "value": f"nbtrail {__version__}"},
-                ],
-            )
-            return trail_id
+            new = {
+                "trail_id": str(uuid.uuid4()),
+                "created_at": iso_time(_now()),
+                "created_by": f"nbtrail {__version__}",
+            }
+        # _check_signing_key has made sure a key fits: the trail is new or signed with it.
+        if self._key is not None and "signing_key_id" not in current:
+            new["signing_key_id"] = key_id(self._key)
+        items = []
+        for k, v in {**current, **new}.items():
+            if k not in covered:
+                row = {"key": k, "value": v}
+                items.append(("meta.set", meta.name, k, row_digest(row, meta.name), row))
+        return current, new, items
 
     def _check_signing_key(self) -> None:
         """A writer must sign like the trail's first event: with the same key, or not at all."""
@@ -203,10 +252,20 @@ class Trail(Queries, Artifacts):
             raise SigningKeyError(
                 "NBTRAIL_SIGNING_KEY is not the key this trail is signed with; nothing was written"
             )
+        meta = _schema.meta
+        with _db.read(self.engine) as conn:
+            recorded = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "signing_key_id")
+            ).scalar()
+        if recorded is not None and (key is None or key_id(key) != recorded):
+            raise SigningKeyError(
+                "this trail was created signed: set NBTRAIL_SIGNING_KEY to the key it is signed "
+                "with to write to it (reading needs no key)"
+            )
         if not first.signature and key is not None:
             raise SigningKeyError(
                 "this trail is not signed, and a key cannot sign the history it already has: "
-                "unset NBTRAIL_SIGNING_KEY to write to it (set a key before a trail's first fact)"
+                "unset NBTRAIL_SIGNING_KEY to write to it (set a key before the trail is created)"
             )
 
     def recover_dead_runs(self) -> list[str]:
@@ -231,16 +290,23 @@ class Trail(Queries, Artifacts):
             dead = [(ident, attrs) for ident, attrs in rows if is_gone(attrs.get("process"))]
             if not dead:
                 return []
-            batch = self.batch()
+            aborted = []
             for ident, attrs in dead:
                 process = attrs["process"]
                 error = (
                     f"aborted: process {process['pid']} on {process['host']} ended without "
                     "ending the run (killed, or the kernel died)"
                 )
+                batch = self.batch()
                 batch.add(RunEnd(ident, "aborted", error=error, action="run.abort"))
-            batch.commit()
-            return [ident for ident, _ in dead]
+                try:
+                    batch.commit()
+                except TamperedFact as exc:
+                    # Ending it would record, and so bless, an edit made outside nbtrail.
+                    log.warning("nbtrail: %s", exc)
+                    continue
+                aborted.append(ident)
+            return aborted
         except Exception:
             log.exception("could not mark dead runs as aborted")
             return []

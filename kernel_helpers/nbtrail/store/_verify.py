@@ -1,15 +1,19 @@
-"""Verification: re-derive the whole trail from its event chain and blobs.
+"""Verification: re-derive the whole trail from its event chain, its database and its blobs.
 
-Three passes, each independent of what the others found:
+Every pass runs whatever the others found, and never writes:
 
-1. The chain: sequence numbers run 1, 2, 3... without gaps, each event names the hash of the
-   one before it, each event's hash matches its content, and (with a signing key) each
-   signature matches. This finds edited, deleted, inserted and reordered events.
-2. The facts: every row of every fact table must match, by digest of its canonical JSON, the
-   newest event about it; every fact an event speaks of must still exist. This finds facts
-   edited or deleted without a matching event, and facts added behind nbtrail's back.
-3. The blobs: every stored blob's bytes must hash to its name, and every snapshot or details
-   blob a fact refers to must exist.
+1. The database itself: the engine's integrity check (SQLite ``PRAGMA integrity_check``,
+   PostgreSQL amcheck when installed) and the schema, exactly nbtrail's (no trigger, view,
+   rule or extra column; every index present).
+2. The chain: sequence numbers run 1, 2, 3... without gaps, each event names the hash of the
+   one before it, each event's hash matches its content, signatures match the key (or, without
+   it, the key id the trail was created with), and every fact's history replays: each write's
+   change applied in order gives the digest that write recorded.
+3. The facts: every row of every fact table (and the trail's own metadata) must be the row its
+   events replay to; every fact an event speaks of must still exist; every JSON value must be
+   stored in its one canonical spelling.
+4. The blobs: every stored blob's bytes hash to its name, every blob a fact refers to exists,
+   and blobs no fact refers to are listed.
 """
 
 from __future__ import annotations
@@ -21,34 +25,14 @@ import sqlalchemy as sa
 
 from ..errors import UsageError
 from . import _db, _schema
-from ._audit import GENESIS, event_hash, row_digest, signature_matches
+from ._audit import GENESIS, json_text, row_digest
 from ._blobs import LocalBlobStore
+from ._integrity import schema_problems, storage_problems
+from ._replay import NO_SEQ, Problem, differing_columns, duplicate_free, readable_rows, walk_chain
 
 __all__ = ["Problem", "VerifyReport", "verify_trail"]
 
-_NO_SEQ = float("inf")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing that does not hold.
-
-    Attributes
-    ----------
-    seq : int or float
-        The event the problem is found at (``inf`` for facts or blobs with no event).
-    subject : str
-        What is broken: ``event 17``, ``runs 0193...``, ``blob ab12...``.
-    message : str
-        What is wrong with it.
-    """
-
-    seq: float
-    subject: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.subject}: {self.message}"
+_NO_SEQ = NO_SEQ
 
 
 @dataclass
@@ -67,6 +51,8 @@ class VerifyReport:
         Events that carry a signature.
     signatures_checked : bool
         Whether signatures were verified (a key was available).
+    stray_blobs : list of str
+        Blobs no fact refers to (left by interrupted writes, or put there by someone else).
     notes : list of str
         Things worth knowing that are not problems.
     """
@@ -78,6 +64,7 @@ class VerifyReport:
     head: str = GENESIS
     signed: int = 0
     signatures_checked: bool = False
+    stray_blobs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -119,6 +106,7 @@ class VerifyReport:
                 }
                 for p in self.problems
             ],
+            "stray_blobs": list(self.stray_blobs),
             "notes": list(self.notes),
         }
 
@@ -139,25 +127,19 @@ def verify_trail(trail, expect_head: str | None = None) -> VerifyReport:
     report = VerifyReport()
     key = trail._key
     report.signatures_checked = key is not None
-    latest: dict[tuple[str, str], tuple[int, str, str]] = {}
-    with _db.read(trail.engine) as conn:
-        anchor = _verify_chain(conn, key, report, latest, expect_head)
-        if expect_head is not None:
-            if anchor is None:
-                report.problems.append(
-                    Problem(
-                        report.events + 1,
-                        "chain",
-                        f"the anchored head {expect_head[:16]} is not in the chain: events up "
-                        "to it were removed or rewritten",
-                    )
-                )
-            else:
-                report.notes.append(
-                    f"anchored head {expect_head[:16]} is event {anchor}; "
-                    f"{report.events - anchor} events written since"
-                )
-        referenced = _verify_facts(conn, report, latest)
+    referenced: set[str] = set()
+    try:
+        with _db.read(trail.engine) as conn:
+            _verify_database(conn, report)
+            meta = _read_meta(conn, report)
+            chain = walk_chain(conn, key, meta.get("signing_key_id"), expect_head)
+            report.problems += chain.problems
+            report.events, report.signed, report.head = chain.events, chain.signed, chain.head
+            _check_anchor(report, chain, expect_head)
+            referenced = _verify_facts(conn, report, chain, meta)
+            _verify_json(conn, report)
+    except Exception as exc:  # noqa: BLE001 - a damaged database is a finding, not a crash
+        report.problems.append(Problem(_NO_SEQ, "database", f"cannot be read ({_reason(exc)})"))
     _verify_blobs(trail, report, referenced)
     if report.signed and key is None:
         report.notes.append(
@@ -167,95 +149,69 @@ def verify_trail(trail, expect_head: str | None = None) -> VerifyReport:
     return report
 
 
-def _verify_chain(conn, key, report: VerifyReport, latest: dict, expect_head=None) -> int | None:
-    """Check every link; return the sequence number of the event ``expect_head`` names."""
-    ev = _schema.events
-    expected_seq, prev_hash = 1, GENESIS
-    anchor = None
-    rows = conn.execution_options(yield_per=5000).execute(sa.select(ev).order_by(ev.c.seq))
-    for row in rows.mappings():
-        report.events += 1
-        seq = row["seq"]
-        where = f"event {seq}"
-        if seq != expected_seq:
-            missing = (
-                f"event {expected_seq} is missing"
-                if seq > expected_seq
-                else f"event {seq} is out of order"
-            )
-            report.problems.append(Problem(min(seq, expected_seq), where, f"{missing} (deleted?)"))
-        if row["prev_hash"] != prev_hash:
-            report.problems.append(
-                Problem(
-                    seq,
-                    where,
-                    "does not follow the event before it (reordered, deleted or inserted events)",
-                )
-            )
-        actual = event_hash(row)
-        if actual != row["hash"]:
-            report.problems.append(
-                Problem(
-                    seq,
-                    where,
-                    f"was altered: its hash does not match its content "
-                    f"({row['action']} {row['subject_type']} {row['subject_id']})",
-                )
-            )
-        if row["signature"]:
-            report.signed += 1
-        if key is not None:
-            if not row["signature"]:
-                report.problems.append(
-                    Problem(seq, where, "is not signed, but a signing key was given")
-                )
-            elif not signature_matches(key, row["hash"], row["signature"]):
-                report.problems.append(
-                    Problem(
-                        seq,
-                        where,
-                        "has a signature that does not match the signing key "
-                        "(rewritten without the key?)",
-                    )
-                )
-        latest[(row["subject_type"], row["subject_id"])] = (seq, row["digest"], row["action"])
-        intact = actual == row["hash"]
-        if expect_head is not None and intact and row["hash"].startswith(expect_head):
-            anchor = seq
-        expected_seq = seq + 1
-        prev_hash = row["hash"]
-    report.head = prev_hash
-    return anchor
+def _reason(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
-def _verify_facts(conn, report: VerifyReport, latest: dict) -> set[str]:
+def _verify_database(conn, report: VerifyReport) -> None:
+    try:
+        with conn.begin_nested():
+            problems, notes = storage_problems(conn)
+    except sa.exc.DBAPIError as exc:
+        problems, notes = [_reason(exc)], []
+    report.problems += [Problem(0, "storage", p) for p in problems]
+    report.notes += notes
+    report.problems += [
+        Problem(0, "schema", f"{p} (not made by nbtrail)" if "missing" not in p else p)
+        for p in schema_problems(conn)
+    ]
+
+
+def _read_meta(conn, report: VerifyReport) -> dict[str, str]:
+    meta = _schema.meta
+    rows = list(readable_rows(conn, meta, meta.c.key, report.problems, meta.name))
+    return {r["key"]: r["value"] for r in rows}
+
+
+def _check_anchor(report: VerifyReport, chain, expect_head: str | None) -> None:
+    if expect_head is None:
+        return
+    if chain.anchor is None:
+        report.problems.append(
+            Problem(
+                report.events + 1,
+                "chain",
+                f"the anchored head {expect_head[:16]} is not in the chain: events up "
+                "to it were removed or rewritten",
+            )
+        )
+    else:
+        report.notes.append(
+            f"anchored head {expect_head[:16]} is event {chain.anchor}; "
+            f"{report.events - chain.anchor} events written since"
+        )
+
+
+def _verify_facts(conn, report: VerifyReport, chain, meta: dict) -> set[str]:
     referenced: set[str] = set()
     seen: set[tuple[str, str]] = set()
-    for name, table in _schema.FACT_TABLES.items():
-        rows = conn.execution_options(yield_per=5000).execute(sa.select(table))
-        for row in rows.mappings():
+    tables = {**_schema.FACT_TABLES, _schema.meta.name: _schema.meta}
+    for name, table in tables.items():
+        key = table.c.key if table is _schema.meta else table.c.id
+        unreadable: set[str] = set()
+        for row in readable_rows(conn, table, key, report.problems, name, unreadable):
             report.facts += 1
-            subject = (name, row["id"])
+            ident = row[key.name]
+            subject = (name, ident)
             seen.add(subject)
-            where = f"{name} {row['id']}"
-            event = latest.get(subject)
-            if event is None:
-                report.problems.append(
-                    Problem(_NO_SEQ, where, "is not in the audit log (added behind nbtrail's back)")
-                )
-            elif row_digest(row, name) != event[1]:
-                report.problems.append(
-                    Problem(
-                        event[0],
-                        where,
-                        f"was changed after event {event[0]} ({event[2]}) recorded it",
-                    )
-                )
+            _check_fact(report, chain, name, ident, row)
             for column in ("snapshot", "details"):
                 if row.get(column):
                     referenced.add(row[column])
-    for subject, (seq, _digest, action) in latest.items():
-        if subject[0] in _schema.FACT_TABLES and subject not in seen:
+        seen.update((name, ident) for ident in unreadable)
+    for subject, (seq, _digest, action) in chain.latest.items():
+        if subject[0] in tables and subject not in seen:
             report.problems.append(
                 Problem(
                     seq,
@@ -263,7 +219,73 @@ def _verify_facts(conn, report: VerifyReport, latest: dict) -> set[str]:
                     f"was deleted (event {seq}, {action}, recorded it)",
                 )
             )
+    if chain.legacy:
+        report.notes.append(
+            f"{len(chain.legacy)} facts were written before events recorded their changes "
+            "(nbtrail before schema 0004): each is checked against its newest event only"
+        )
     return referenced
+
+
+def _check_fact(report: VerifyReport, chain, name: str, ident: str, row) -> None:
+    where = f"{name} {ident}"
+    event = chain.latest.get((name, ident))
+    if event is None:
+        report.problems.append(
+            Problem(_NO_SEQ, where, "is not in the audit log (added behind nbtrail's back)")
+        )
+        return
+    state = chain.state((name, ident))
+    if state is not None:
+        if row_digest(row, name) != row_digest(state, name):
+            columns = ", ".join(differing_columns(row, state)) or "its values"
+            report.problems.append(
+                Problem(
+                    event[0],
+                    where,
+                    f"was changed after event {event[0]} ({event[2]}) recorded it: {columns} "
+                    "differ from what its events record",
+                )
+            )
+    elif row_digest(row, name) != event[1]:
+        report.problems.append(
+            Problem(event[0], where, f"was changed after event {event[0]} ({event[2]}) recorded it")
+        )
+
+
+def _verify_json(conn, report: VerifyReport) -> None:
+    """Every JSON value has one spelling: canonical, no duplicate keys."""
+    for name, columns in _schema.JSON_COLUMNS.items():
+        table = _schema.FACT_TABLES[name]
+        for column in columns:
+            query = sa.select(table.c.id, sa.cast(table.c[column], sa.Text)).where(
+                table.c[column].is_not(None)
+            )
+            try:
+                with conn.begin_nested():
+                    rows = conn.execute(query).all()
+            except sa.exc.DBAPIError as exc:
+                report.problems.append(
+                    Problem(_NO_SEQ, f"{name}.{column}", f"cannot be read ({_reason(exc)})")
+                )
+                continue
+            for ident, text in rows:
+                try:
+                    canonical = json_text(duplicate_free(text))
+                except ValueError as exc:
+                    report.problems.append(
+                        Problem(_NO_SEQ, f"{name} {ident}", f"{column} is not valid JSON ({exc})")
+                    )
+                    continue
+                if canonical != text:
+                    report.problems.append(
+                        Problem(
+                            _NO_SEQ,
+                            f"{name} {ident}",
+                            f"{column} is not stored as nbtrail writes it (another spelling of "
+                            "JSON can be read differently by other readers)",
+                        )
+                    )
 
 
 def _verify_blobs(trail, report: VerifyReport, referenced: set[str]) -> None:
@@ -299,6 +321,14 @@ def _verify_blobs(trail, report: VerifyReport, referenced: set[str]) -> None:
     for digest in sorted(referenced - present):
         report.problems.append(
             Problem(_NO_SEQ, f"blob {digest}", "is referred to by a fact but missing")
+        )
+    report.stray_blobs = sorted(present - referenced)
+    if report.stray_blobs:
+        shown = ", ".join(d[:12] for d in report.stray_blobs[:5])
+        report.notes.append(
+            f"{len(report.stray_blobs)} blobs are referred to by no fact ({shown}"
+            f"{', ...' if len(report.stray_blobs) > 5 else ''}): left by interrupted writes, "
+            "or put there outside nbtrail"
         )
     if isinstance(blobs, LocalBlobStore):
         stale = blobs.stale_temporaries()
