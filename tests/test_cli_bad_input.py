@@ -21,6 +21,7 @@ from nbtrail.store import open_or_create_trail
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 NBTRAIL = Path(sys.executable).parent / "nbtrail"
 TEMPLATE = "template_modes.ipynb"  # rows: int in [1, 1000], mode, scale: float, label: str
+TEMPLATE_BYTES = (NOTEBOOKS / TEMPLATE).read_bytes()
 
 
 def nbtrail(*args, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -145,7 +146,8 @@ def test_output_paths_in_unwritable_places_are_refused_before_running(project):
 def test_output_path_unwritable_for_an_ordinary_user(unprivileged, capsys, monkeypatch):
     # In-process: the unprivileged user may not run this interpreter from root's home.
     monkeypatch.chdir(unprivileged)
-    shutil.copy(NOTEBOOKS / TEMPLATE, unprivileged / TEMPLATE)
+    # Written from bytes read as root: the project folder may be closed to the unprivileged user.
+    (unprivileged / TEMPLATE).write_bytes(TEMPLATE_BYTES)
     locked = unprivileged / "locked"
     locked.mkdir()
     locked.chmod(0o555)
