@@ -1,6 +1,6 @@
 """Cost of kernel capture: per small cell, and on a realistic notebook, writer's commits included.
 
-    python benchmarks/bench_capture.py [--cells 1000] [--rows 1000000] [--repeat 3]
+    python benchmarks/bench_capture.py [--cells 1000] [--rows 1000000] [--repeat 3] [--gallery 10]
 
 nbtrail captures in the cell's thread and hands the facts to a background writer that commits
 them between cells (or after 2 s at most). Both figures below count those commits.
@@ -50,6 +50,12 @@ core of a 2-core machine.
 
 Budgets (DESIGN.md): median added at most 2 ms, p99 at most 10 ms, the notebook at most 5%
 slower. The last line is the one to quote.
+
+3. **Notebooks nobody here wrote** (``--gallery N``, see ``_gallery.py``): N short
+   scikit-learn gallery examples, fetched from the index as the installed version's source
+   distribution and converted with jupytext, each run plain and captured in fresh kernels,
+   interleaved, BLAS on one thread, whole-run time including kernel start and ``%load_ext``;
+   reported per notebook, and as the median added time per cell.
 """
 
 from __future__ import annotations
@@ -294,6 +300,9 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--gallery", type=int, default=10, help="scikit-learn gallery examples to run (0: none)"
+    )
     args = parser.parse_args()
     os.environ.pop("NBTRAIL_HOME", None)
     wait_for_quiet()
@@ -303,10 +312,21 @@ def main() -> None:
         (folder / "notebook").mkdir()
         nb = bench_notebook(args.rows, args.repeat, folder / "notebook")
         small = bench_small_cells(args.cells, args.repeat, folder / "small")
+        gallery = None
+        if args.gallery:
+            from _gallery import gallery_round, summarise
+
+            (folder / "gallery").mkdir()
+            gallery = summarise(gallery_round(folder / "gallery", args.gallery, args.repeat))
 
     off, on = small["off"], small["on"]
     ms = 1000
     print(contention_note())
+    if gallery is not None:
+        from _gallery import report
+
+        for line in report(gallery):
+            print(line)
     print(
         f"small cells, latency: median {off['median'] * ms:.2f} -> {on['median'] * ms:.2f} ms, "
         f"p99 {off['p99'] * ms:.2f} -> {on['p99'] * ms:.2f} ms"

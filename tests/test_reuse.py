@@ -215,11 +215,11 @@ def test_nbtrail_run_fails_loudly_when_capture_does_not_start(project, tmp_path,
     _break_capture_at_kernel_start(
         tmp_path,
         monkeypatch,
-        "import nbtrail.capture.magics as m\n"
+        "import nbtrail.capture.session as session\n"
         "from nbtrail.errors import StoreError\n"
-        "def refuse(ip):\n"
+        "def refuse(*args, **kwargs):\n"
         "    raise StoreError('the trail database is on a read-only disk (injected)')\n"
-        "m._start_session = refuse\n",
+        "session.CaptureSession.__init__ = refuse\n",
     )
     done = _run_cli("run", "blind.ipynb")
     assert done.returncode == 1, done.stderr

@@ -21,12 +21,47 @@ from ._version import __version__
 # appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.
 logging.getLogger("nbtrail").addHandler(logging.NullHandler())
 
-from .capture import flush, log_metric, output, snapshot, track  # noqa: E402
-from .checks import gate, produce  # noqa: E402
 from .errors import GateFailed, NbtrailError  # noqa: E402
-from .fingerprints import Fingerprint, fingerprint, fingerprint_file  # noqa: E402
-from .pipeline import read_table  # noqa: E402
-from .store import Run, Trail, init_trail, open_trail  # noqa: E402
+
+# The rest is imported on first use: ``%load_ext nbtrail`` imports this package on the kernel's
+# thread, and must not pay there for SQLAlchemy, pandas and numpy (capture starts off-thread).
+_LAZY = {
+    "flush": "capture",
+    "log_metric": "capture",
+    "output": "capture",
+    "snapshot": "capture",
+    "track": "capture",
+    "gate": "checks",
+    "produce": "checks",
+    "Fingerprint": "fingerprints",
+    "fingerprint": "fingerprints",
+    "fingerprint_file": "fingerprints",
+    "read_table": "pipeline",
+    "Run": "store",
+    "Trail": "store",
+    "init_trail": "store",
+    "open_trail": "store",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f".{name}", __name__)  # nbtrail.store and the like
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Fingerprint",

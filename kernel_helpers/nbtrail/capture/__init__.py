@@ -5,11 +5,28 @@ script. Both are a :class:`CaptureSession`: the hooks (:mod:`.hooks`) see files,
 fits, :mod:`._recording` turns that into trail facts, a background writer commits them.
 """
 
-from ._health import Health
-from ._recording import Recording
-from ._script import track
 from .api import flush, log_metric, output, snapshot
-from .session import CaptureSession
+
+# Imported on first use: the kernel extension (``.magics``) loads without the store.
+_LAZY = {
+    "CaptureSession": "session",
+    "Health": "_health",
+    "Recording": "_recording",
+    "track": "_script",
+    "register_reader": "hooks",
+    "register_writer": "hooks",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CaptureSession",
@@ -18,6 +35,8 @@ __all__ = [
     "flush",
     "log_metric",
     "output",
+    "register_reader",
+    "register_writer",
     "snapshot",
     "track",
 ]

@@ -8,8 +8,13 @@
   ``to_csv`` makes the file derived from the frame; the same for numpy, joblib, pickle, pyarrow
   and matplotlib figures;
 * a fitted model is derived from the fingerprints of the X and y it was fitted on;
-* any DataFrame, Series, array or model a cell binds is derived from the tracked objects and
-  files the cell read (from the cell's source: see :mod:`.names`);
+* any DataFrame, Series, array or model a cell binds is derived from what the statement that
+  bound it read: the versions of the names it read, the objects hooks made and the files
+  read while it ran (statements from the cell's source, see :mod:`.names`; which statement
+  was running when a hook fired, from the stack, see :meth:`.Unit.statement_now`);
+* an edge that would make an artifact its own ancestor (a frame written to a file and read
+  back, a model dumped and loaded) is not recorded: the value read back is the artifact
+  already known (see :class:`.tracker.Ancestry`);
 * what capture cannot verify later (a SQL query, a URL, a subprocess) and what it could not
   attribute to a unit is counted in :attr:`Recording.health`, so a run that depended on it is
   never reused as if it had not.
@@ -22,33 +27,36 @@ the writer, starting and ending).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import hashlib
 import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 
 from .. import recording
-from .._secrets import mask_url, redact_code
+from .._secrets import mask_url
 from ..errors import FingerprintError
 from ..fingerprints import Fingerprint, digest_bytes, fingerprint, fingerprint_file
-from ..store import NewArtifact, NewEdge, NewRun
+from ..store import NewArtifact, NewEdge
 from . import _sql
 from ._health import Health
 from ._paths import Classifier
 from ._unit import Unit
 from ._verdicts import Verdicts
-from .tracker import Tracked, Tracker, is_estimator, trackable
+from .tracker import (
+    Ancestry,
+    Tracked,
+    Tracker,
+    is_estimator,
+    is_fitted,
+    trackable,
+)
 
 __all__ = ["Recording"]
 
 log = logging.getLogger("nbtrail.capture")
 
 _MISSING = object()
-_MAX_CODE = 1 << 20  # cells larger than this keep a digest of their code but no snapshot
 
 
 class Recording(Verdicts):
@@ -76,6 +84,7 @@ class Recording(Verdicts):
         self.counts = {"cells": 0, "files read": 0, "files written": 0, "models": 0}
         self.unit: Unit | None = None
         self.tracker = Tracker(on_fingerprint=self._fingerprinted, on_skip=self._skip_object)
+        self.ancestry = Ancestry(self.tracker.resolve, trail)
         self.lock = threading.RLock()  # user threads may fit or read while a cell runs
 
     # -- errors -----------------------------------------------------------------------------
@@ -124,6 +133,9 @@ class Recording(Verdicts):
                 return  # what a run writes outside the project is not an input of anything
             if write and full not in unit.written:
                 unit.write_marks[full] = (len(unit.inputs), len(unit.created), len(unit.read))
+            at = unit.written_at if write else unit.read_at
+            if full not in at:
+                at[full] = unit.statement_now(self._namespace())
             (unit.written if write else unit.read).setdefault(full, None)
 
     def saw_process(self, what: str) -> None:
@@ -146,16 +158,14 @@ class Recording(Verdicts):
             return None
 
     def _file_facts(self, unit: Unit, fp: Fingerprint, path: str, kind: str, sources=()) -> list:
-        facts = [
-            NewArtifact.of(fp, self.trail.display_path(path)),
-            NewEdge(kind, unit.run_id, fp.digest, path=path),
-        ]
-        for source in sources:
-            for digest in self.tracker.resolve(source):
-                if digest != fp.digest:
-                    facts.append(NewEdge("derived", unit.run_id, fp.digest, source_id=digest))
         self.counts["files read" if kind == "used" else "files written"] += 1
-        return facts
+        derived, cycles = self.ancestry.edges(unit, fp.digest, sources, file=True)
+        if cycles and not derived:
+            return []  # written back unchanged: the file is what it was, not its own product
+        facts = [NewArtifact.of(fp, self.trail.display_path(path))]
+        if kind == "used" or derived or not self.ancestry.run_loops(unit, fp.digest):
+            facts.append(NewEdge(kind, unit.run_id, fp.digest, path=path))
+        return facts + derived
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -164,20 +174,22 @@ class Recording(Verdicts):
         if unit is not None and unit.open:
             unit.fingerprinted.append((tracked, fp))  # named and written when the cell ends
         else:
-            self._submit(self._object_facts(tracked, fp))
+            facts = self._object_facts(tracked, fp)
+            self.ancestry.learn(facts)
+            self._submit(facts)
 
     def _object_facts(self, tracked: Tracked, fp: Fingerprint) -> list:
         label = tracked.name or tracked.label or f"{tracked.kind}:{fp.short}"
-        run_id = tracked.unit.run_id
-        facts = [
-            NewArtifact.of(fp, label),
-            NewEdge("produced", run_id, fp.digest, name=tracked.name),
-        ]
-        for source in tracked.sources:
-            for digest in self.tracker.resolve(source):
-                if digest != fp.digest:
-                    facts.append(NewEdge("derived", run_id, fp.digest, source_id=digest))
-        return facts
+        unit = tracked.unit
+        derived, cycles = self.ancestry.edges(unit, fp.digest, tracked.sources)
+        if cycles and not derived:
+            return []  # read back unchanged (a frame from its own file): the known artifact
+        facts = [NewArtifact.of(fp, label)]
+        # With no derived edge lineage takes it to depend on all its unit used: not if that
+        # would make it its own ancestor (an array made from nothing, saved, loaded back).
+        if derived or not self.ancestry.run_loops(unit, fp.digest):
+            facts.append(NewEdge("produced", unit.run_id, fp.digest, name=tracked.name))
+        return facts + derived
 
     def _adopt(self, obj, unit: Unit, sources: list, label: str) -> None:
         """Track ``obj``, made by a hooked call, as a new version derived from ``sources``."""
@@ -201,6 +213,7 @@ class Recording(Verdicts):
                     obj, unit=unit, sources=list(unit.inputs), label=label
                 )
                 unit.created.append(tracked)
+                unit.provisional.add(id(tracked))  # derived from its statement at cell end
             return self.tracker.resolve(tracked)
         try:
             fp = fingerprint(obj)
@@ -224,14 +237,23 @@ class Recording(Verdicts):
             from .hooks import bind_arguments
 
             arguments = bind_arguments(original, args, kwargs)
-            if spec.action == "read":
-                source = self._source(spec, arguments, unit)
-                label = _label_for(spec, arguments)
-                self._adopt(result, unit, [source] if source else [], label)
-            elif spec.action == "write":
-                obj = arguments.get(spec.obj) if spec.obj else None
-                digests = self._object_sources(obj, unit, type(obj).__name__)
-                self._target(spec, arguments, unit, digests or list(unit.inputs))
+            made = len(unit.created)
+            statement = unit.statement_now(self._namespace())
+            try:
+                self._hooked(spec, arguments, unit, result)
+            finally:
+                for tracked in unit.created[made:]:
+                    unit.made_at[id(tracked)] = statement
+
+    def _hooked(self, spec, arguments: dict, unit: Unit, result) -> None:
+        if spec.action == "read":
+            source = self._source(spec, arguments, unit)
+            label = _label_for(spec, arguments)
+            self._adopt(result, unit, [source] if source else [], label)
+        elif spec.action == "write":
+            obj = arguments.get(spec.obj) if spec.obj else None
+            digests = self._object_sources(obj, unit, type(obj).__name__)
+            self._target(spec, arguments, unit, digests or list(unit.inputs))
 
     def _source(self, spec, arguments: dict, unit: Unit) -> str | None:
         if spec.sql:
@@ -304,38 +326,65 @@ class Recording(Verdicts):
             unit = self.unit
             if unit is None:
                 return
-            sources = self._object_sources(X, unit, "X") + self._object_sources(y, unit, "y")
+            made = len(unit.created)
             try:
-                fp = fingerprint(model)
-            except FingerprintError as exc:
-                self._skip(f"{type(model).__name__}: {exc}")
-                return
-            meta = {**fp.meta, "params": _params(model), "fitted_with": method}
-            fp = Fingerprint(fp.digest, "model", fp.schema, fp.size, meta)
-            current = self.tracker.lookup(model)
-            if current is not None and current.digest == fp.digest:
-                return  # refitted to the very same state
-            tracked = self.tracker.register(
-                model, unit=unit, sources=sources, label=type(model).__name__, digest=fp
-            )
-            unit.created.append(tracked)
-            self.counts["models"] += 1
+                sources = self._object_sources(X, unit, "X") + self._object_sources(y, unit, "y")
+                self._fitted(model, unit, sources, method)
+            finally:
+                statement = unit.statement_now(self._namespace())
+                for tracked in unit.created[made:]:
+                    unit.made_at[id(tracked)] = statement
+
+    def _model_fp(self, model, method: str | None) -> Fingerprint | None:
+        try:
+            fp = fingerprint(model)
+        except FingerprintError as exc:
+            self._skip(f"{type(model).__name__}: {exc}")
+            return None
+        meta = {**fp.meta, "params": _params(model), "fitted_with": method}
+        return Fingerprint(fp.digest, "model", fp.schema, fp.size, meta)
+
+    def _fitted(self, model, unit: Unit, sources: list, method: str) -> None:
+        fp = self._model_fp(model, method)
+        if fp is None:
+            return
+        current = self.tracker.lookup(model)
+        if current is not None and current.digest == fp.digest:
+            return  # refitted to the very same state
+        tracked = self.tracker.register(
+            model, unit=unit, sources=sources, label=type(model).__name__, digest=fp
+        )
+        unit.created.append(tracked)
+        self.counts["models"] += 1
 
     # -- ending a unit --------------------------------------------------------------------
 
     def read_inputs(self, unit: Unit) -> None:
         """What the unit reads, as it is before the unit runs: fingerprint the references."""
+        unit.named_inputs = {}
         for name in sorted(unit.names.reads):
             tracked = self.tracker.by_name.get(name)
             if tracked is not None:
                 unit.add_input(tracked)
+                unit.named_inputs[name] = tracked
                 self.tracker.ensure(tracked)
 
     def bind_names(self, unit: Unit) -> None:
-        """Track what the unit bound or changed in place, derived from what it read."""
+        """Track what the unit bound or changed in place, each from its own statement.
+
+        Names are taken in the order of the statements that bound them last, so a version a
+        later statement read is tracked before it is needed (see :meth:`.Unit.statement_sources`).
+        """
         namespace = self._namespace()
         names = unit.names
-        for name in sorted(names.binds | names.mutates):
+        unit.bound = {}
+
+        def order(name):
+            where = names.last_binding(name)
+            return (-1 if where is None else where, name)
+
+        for name in sorted(names.binds | names.mutates, key=order):
+            where = names.last_binding(name)
             obj = namespace.get(name, _MISSING)
             if obj is _MISSING or not trackable(obj):
                 self.tracker.forget_name(name)
@@ -345,22 +394,44 @@ class Recording(Verdicts):
                 # Made by a hook in this cell (a reader's result, a fitted model): name it.
                 existing.name = existing.name or name
                 self.tracker.by_name[name] = existing
+                if id(existing) in unit.provisional:  # only seen handed to a hook: derive it
+                    unit.provisional.discard(id(existing))
+                    existing.sources = unit.statement_sources(where, exclude=obj)
+                unit.bound[(name, where)] = existing
                 continue
             if existing is not None and name not in names.mutates:
                 self.tracker.by_name[name] = existing  # `b = a`: the same object, a new name
+                unit.bound[(name, where)] = existing
                 continue
-            if existing is None and is_estimator(obj):
+            model = is_estimator(obj)
+            if existing is None and model and not is_fitted(obj):
                 self.tracker.forget_name(name)  # an estimator not fitted yet is not data
                 continue
-            # A new object, or one changed in place: a new version, from what the cell read.
+            # A new object, or one changed in place: a new version, from what its statement read
+            # (a model fitted out of sight, such as a search's best_estimator_, is one too).
+            fp = self._model_fp(obj, None) if model else None
+            if model and fp is None:
+                continue
             sources = [existing] if existing is not None else []
-            sources += [s for s in unit.inputs if s is not existing]
-            sources += [t for t in unit.created if t.obj() is not obj]
-            self.tracker.register(obj, unit=unit, name=name, sources=sources)
+            sources += [s for s in unit.statement_sources(where, exclude=obj) if s is not existing]
+            unit.bound[(name, where)] = self.tracker.register(
+                obj, unit=unit, name=name, sources=sources, digest=fp
+            )
+        for name in sorted(names.reads - names.binds - names.mutates):
+            # `model.fit(X, y)`: the name now holds what a hook made in this cell.
+            existing = self.tracker.lookup(namespace.get(name, _MISSING))
+            if existing is not None and existing.unit is unit:
+                existing.name = existing.name or name
+                self.tracker.by_name[name] = existing
+        for tracked in unit.created:
+            if id(tracked) in unit.provisional:  # handed to a hook, never named
+                where = unit.made_at.get(id(tracked))
+                obj = tracked.obj()
+                tracked.sources = unit.statement_sources(where, exclude=obj, before=tracked)
 
     def finish(self, unit: Unit, error) -> list:
         """Turn everything the unit touched into facts; return them (the unit's run first)."""
-        read_digests: dict[str, str] = {}
+        read_digests = unit.read_digests
         for path in unit.read:
             if path in unit.recorded_reads or path in unit.written:
                 continue
@@ -380,9 +451,11 @@ class Recording(Verdicts):
                 continue
             fp = self._file_fp(path)
             if fp is not None:
-                sources = unit.write_sources.get(path) or self._sources_before(
-                    unit, path, read_digests
-                )
+                sources = unit.write_sources.get(path)
+                if not sources and unit.kind == "cell" and unit.written_at.get(path) is not None:
+                    sources = unit.statement_sources(unit.written_at[path])
+                if not sources:
+                    sources = unit.sources_before(path, self.trail.stat_cache)
                 unit.facts.extend(self._file_facts(unit, fp, path, "produced", sources))
         unit.open = False
         for tracked, fp in unit.fingerprinted:
@@ -391,59 +464,10 @@ class Recording(Verdicts):
             if isinstance(source, Tracked):
                 for digest in self.tracker.resolve(source):
                     unit.facts.append(NewEdge("used", unit.run_id, digest, name=source.name))
-        head = self._unit_run_facts(unit, error) if unit.own_row else []
+        head = unit.run_facts(error) if unit.own_row else []
         self.counts["cells"] += unit.kind == "cell"
+        self.ancestry.learn(unit.facts)
         return head + unit.facts
-
-    def _sources_before(self, unit: Unit, path: str, read_digests: dict[str, str]) -> list:
-        """What a file the unit wrote (with plain ``open``) can derive from: what came before."""
-        inputs, created, reads = unit.write_marks.get(
-            path, (len(unit.inputs), len(unit.created), len(unit.read))
-        )
-        files = []
-        for earlier in list(unit.read)[:reads]:
-            digest = read_digests.get(earlier)
-            if digest is None and earlier in unit.recorded_reads:  # read by a library hook
-                with contextlib.suppress(FingerprintError):
-                    digest = fingerprint_file(earlier, cache=self.trail.stat_cache).digest
-            if digest is not None and earlier != path:
-                files.append(digest)
-        hooked = [s for s in unit.inputs[:inputs] if not isinstance(s, str) or s not in files]
-        return hooked + files + unit.created[:created]
-
-    def _unit_run_facts(self, unit: Unit, error) -> list:
-        # Credentials in the code are redacted before it is stored; the artifact is what is
-        # stored (the same cell, the same artifact), the original provable by its digest.
-        stored, redacted = redact_code(unit.source)
-        code = stored.encode("utf-8", "surrogatepass")
-        code_digest = digest_bytes(code)
-        meta = {"lines": code.count(b"\n") + 1}
-        if redacted:
-            meta["redacted"] = redacted
-            original = unit.source.encode("utf-8", "surrogatepass")
-            meta["original_digest"] = "sha256:" + hashlib.sha256(original).hexdigest()
-        run = NewRun(
-            unit.name,
-            kind=unit.kind,
-            id=unit.run_id,
-            parent_id=unit.parent_id,
-            started_at=unit.started,
-            ended_at=dt.datetime.now(dt.UTC),
-            status="failed" if error is not None else "succeeded",
-            error=mask_url(f"{type(error).__name__}: {error}") if error is not None else None,
-            params={"execution_count": unit.execution_count},
-            attrs={"code": code_digest, "seconds": round(time.perf_counter() - unit.t0, 6)},
-            action="run.record",
-        )
-        code_fp = Fingerprint(code_digest, "code", size=len(code), meta=meta)
-        facts: list = [run]
-        snapshot = None
-        if len(code) <= _MAX_CODE:
-            facts.append(code)  # a blob: the cell's code, restorable
-            snapshot = (code_digest, "raw")
-        facts.append(NewArtifact.of(code_fp, f"code of {unit.name}", snapshot))
-        facts.append(NewEdge("used", unit.run_id, code_digest, name="code"))
-        return facts
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..fingerprints import Fingerprint, digest_bytes
+if TYPE_CHECKING:  # the kernel imports this module when capture loads: keep numpy out of it
+    from ..fingerprints import Fingerprint
 
 __all__ = ["describe_environment", "environment_fingerprint", "kernel_id", "notebook_path"]
 
@@ -68,6 +70,8 @@ def environment_fingerprint(env: dict | None = None) -> tuple[Fingerprint, bytes
     The executable's path is described but not fingerprinted: the same packages in two
     virtual environments are the same environment.
     """
+    from ..fingerprints import Fingerprint, digest_bytes
+
     env = describe_environment() if env is None else env
     identity = {k: v for k, v in env.items() if k != "executable"}
     data = json.dumps(identity, sort_keys=True, indent=1).encode()
@@ -88,14 +92,23 @@ def notebook_path(user_ns: dict | None = None) -> str | None:
     """Return the path of the notebook this kernel runs, when anything tells it.
 
     In order: ``NBTRAIL_NOTEBOOK`` (set by ``nbtrail run``), ``JPY_SESSION_NAME`` (set by
-    jupyter_server for every kernel it starts), VS Code's ``__vsc_ipynb_file__``.
+    jupyter_server for every kernel it starts), VS Code's ``__vsc_ipynb_file__``, and
+    papermill's ``PAPERMILL_INPUT_PATH`` parameter.
+
+    Plain papermill tells the kernel nothing about the notebook: it sets no variable in the
+    kernel's environment, and ``--inject-input-path`` defines ``PAPERMILL_INPUT_PATH`` only in
+    the injected parameters cell, which runs after an extension loaded with ``--ext``. So run
+    ``NBTRAIL_NOTEBOOK=path papermill ...`` (the kernel inherits the variable), or load the
+    extension after the parameters cell with ``--inject-input-path``. ``nbtrail run`` sets
+    ``NBTRAIL_NOTEBOOK`` itself.
     """
     for name in ("NBTRAIL_NOTEBOOK", "JPY_SESSION_NAME"):
         value = os.environ.get(name)
         if value:
             return str(Path(value).expanduser())
-    if user_ns and isinstance(user_ns.get("__vsc_ipynb_file__"), str):
-        return user_ns["__vsc_ipynb_file__"]
+    for name in ("__vsc_ipynb_file__", "PAPERMILL_INPUT_PATH"):
+        if user_ns and isinstance(user_ns.get(name), str) and user_ns[name]:
+            return user_ns[name]
     return None
 
 

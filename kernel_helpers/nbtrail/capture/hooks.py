@@ -12,19 +12,22 @@ Two mechanisms, both removable except the first, which is inert when capture is 
   every original back.
 
 Every wrapper calls the original first and exactly as it was called. If the original raises,
-the exception passes through untouched (and the wrapper hides its own frame from IPython's
-traceback with ``__tracebackhide__``). Only after the original returned does capture look at the
-arguments and the result, inside a guard that logs and counts its own failures. Nested hooked
-calls (a Pipeline's inner fits, the file pandas opens inside ``read_csv``) are recorded once,
-by the outermost call.
+the same exception passes through with the wrapper's own frame cut out of its traceback (a
+bare ``raise`` after dropping the head entry adds none back), so the user's traceback shows
+no nbtrail frame, not even where a C function such as ``pickle.load`` raised. Only after the
+original returned does capture look at the arguments and the result, inside a guard that logs
+and counts its own failures. Nested hooked calls (a Pipeline's inner fits, the file pandas
+opens inside ``read_csv``) are recorded once, by the outermost call. The wrappers themselves
+are in :mod:`._wrappers`.
 
-New hooks are added with :func:`register`, the same way the built-in ones are.
+New hooks are added with :func:`register_reader` and :func:`register_writer` (or the lower
+level :func:`register`), the same way the built-in ones are; readers of other data frame
+libraries (polars, Arrow datasets, DuckDB) are in :mod:`._readers`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.abc
 import importlib.util
 import inspect
@@ -32,13 +35,22 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .. import recording
-from . import _state
 
-__all__ = ["IOSpec", "Patch", "Patcher", "bind_arguments", "install_audit_hook", "register"]
+__all__ = [
+    "IOSpec",
+    "Patch",
+    "Patcher",
+    "bind_arguments",
+    "install_audit_hook",
+    "register",
+    "register_reader",
+    "register_writer",
+]
 
 _FIT_METHODS = ("fit", "partial_fit", "fit_transform", "fit_predict")
 
@@ -59,6 +71,9 @@ class IOSpec:
         Name of the argument holding the written object (default: ``self``).
     sql, con : str, optional
         Names of the arguments holding a query or table name, and the connection.
+    paths : callable, optional
+        ``paths(arguments, result)`` returns the paths the call read or wrote, for calls
+        where that is not one argument (a dataset's files, a query's tables, a lazy plan).
     """
 
     action: str
@@ -66,6 +81,7 @@ class IOSpec:
     obj: str | None = None
     sql: str | None = None
     con: str | None = None
+    paths: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -79,13 +95,66 @@ class Patch:
 
 
 _REGISTRY: list[Patch] = []
+_WATCHED: set[str] = {"sklearn.base"}
+
+
+_PATCHERS: weakref.WeakSet = weakref.WeakSet()
 
 
 def register(module: str, owner: str, attr: str, spec: IOSpec) -> Patch:
-    """Add a hook; built-in hooks are registered this way too."""
+    """Add a hook; built-in hooks are registered this way too.
+
+    A hook registered while capture records is applied at once (if its module is imported)
+    and otherwise when the module is imported.
+    """
     patch = Patch(module, owner, attr, spec)
     _REGISTRY.append(patch)
+    _WATCHED.add(module)
+    for patcher in list(_PATCHERS):
+        with _guarded(f"hooking {module}.{attr}"):
+            patcher.apply_available()
     return patch
+
+
+def register_reader(
+    module: str,
+    attr: str,
+    *,
+    owner: str = "",
+    path_arg: str | None = None,
+    paths: Callable | None = None,
+) -> Patch:
+    """Record what ``module.owner.attr`` reads: a third-party reader is one call.
+
+    ``path_arg`` names the argument holding the path (or file object); ``paths(arguments,
+    result)`` instead returns every path read, for readers of many files. The result is
+    tracked as derived from the files: pandas frames and arrays as objects, polars and Arrow
+    data by content.
+
+    Examples
+    --------
+    >>> from nbtrail.capture import register_reader
+    >>> register_reader("mylib.io", "load_table", path_arg="path")  # doctest: +SKIP
+    >>> register_reader("mylib", "read", owner="Store", paths=lambda a, r: a["self"].files)
+    ... # doctest: +SKIP
+    """
+    return register(module, owner, attr, IOSpec("read", path=path_arg, paths=paths))
+
+
+def register_writer(
+    module: str,
+    attr: str,
+    *,
+    owner: str = "",
+    path_arg: str | None = None,
+    obj_arg: str | None = "self",
+    paths: Callable | None = None,
+) -> Patch:
+    """Record what ``module.owner.attr`` writes: ``obj_arg`` is the argument written.
+
+    The file is recorded as produced by the cell and derived from the written object.
+    """
+    return register(module, owner, attr, IOSpec("write", path=path_arg, obj=obj_arg, paths=paths))
 
 
 def _read(module, owner, attr, path=None, *, sql=None, con=None):
@@ -149,69 +218,7 @@ for _name in (
 ):
     register("sklearn.model_selection", "", _name, IOSpec("quiet"))
 
-_WATCHED = {p.module for p in _REGISTRY} | {"sklearn.base"}
-
-
-# ----------------------------------------------------------------------------------------------
-# wrappers
-
-
-def bind_arguments(original, args, kwargs) -> dict:
-    """The arguments of a call by parameter name (capture's own work, under its guard)."""
-    try:
-        signature = inspect.signature(original)
-    except (TypeError, ValueError):
-        return {f"arg{i}": a for i, a in enumerate(args)} | kwargs
-    try:
-        bound = signature.bind_partial(*args, **kwargs)
-    except TypeError:
-        return {}
-    arguments = dict(bound.arguments)
-    for name, param in signature.parameters.items():
-        if param.kind is inspect.Parameter.VAR_POSITIONAL and name in arguments:
-            arguments[name] = tuple(arguments[name])
-    return arguments
-
-
-def _io_wrapper(original, spec: IOSpec):
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        __tracebackhide__ = True
-        session = recording.active()
-        if session is None or _state.depth() or recording.is_quiet():
-            return original(*args, **kwargs)
-        _state.local.depth = 1
-        try:
-            result = original(*args, **kwargs)
-        finally:
-            _state.local.depth = 0
-        if spec.action != "quiet":
-            session.hooked(spec, original, args, kwargs, result)
-        return result
-
-    wrapper.__nbtrail_original__ = original
-    return wrapper
-
-
-def _fit_wrapper(original):
-    @functools.wraps(original)
-    def wrapper(self, *args, **kwargs):
-        __tracebackhide__ = True
-        session = recording.active()
-        if session is None or _state.depth() or recording.is_quiet():
-            return original(self, *args, **kwargs)
-        _state.local.depth = 1
-        try:
-            result = original(self, *args, **kwargs)
-        finally:
-            _state.local.depth = 0
-        X = args[0] if args else kwargs.get("X")
-        y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
-        session.fitted(self, X, y, original.__name__)
-        return result
-
-    wrapper.__nbtrail_original__ = original
-    return wrapper
+_WATCHED.update(p.module for p in _REGISTRY)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -231,6 +238,7 @@ class Patcher:
         """Wrap everything available now, and what gets imported from now on."""
         with self._lock:
             self.active = True
+            _PATCHERS.add(self)
             self.apply_available()
             if self._finder is None:
                 self._finder = _ImportWatcher(self)
@@ -278,7 +286,10 @@ class Patcher:
             return
         if not callable(original):
             return
-        setattr(owner, attr, make(original))
+        try:
+            setattr(owner, attr, make(original))
+        except (TypeError, AttributeError):
+            return  # an immutable extension type: its method cannot be hooked
         self._applied[key] = (owner, attr, original, had)
 
     def _patch_sklearn(self, base) -> None:
@@ -320,6 +331,7 @@ class Patcher:
         """Put every original function back."""
         with self._lock:
             self.active = False
+            _PATCHERS.discard(self)
             for owner, attr, original, had in reversed(list(self._applied.values())):
                 if had:
                     setattr(owner, attr, original)
@@ -443,3 +455,9 @@ def install_audit_hook() -> None:
     if not _audit_installed:
         sys.addaudithook(_audit)
         _audit_installed = True
+
+
+from ._wrappers import bind_arguments, fit_wrapper, io_wrapper  # noqa: E402
+
+_io_wrapper, _fit_wrapper = io_wrapper, fit_wrapper
+from . import _readers  # noqa: E402, F401 - registers polars, Arrow dataset and DuckDB hooks

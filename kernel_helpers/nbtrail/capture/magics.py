@@ -12,13 +12,15 @@ Magics:
 ``%trail record NAME VALUE``     a metric of this session (VALUE is a Python expression)
 ``%trail off`` / ``%trail on``   stop capturing (every patched function restored) / resume
 ``%%trail step NAME``            run this cell as part of the named step of the session
+
+Loading costs the kernel's thread a few milliseconds: the session starts in the background and
+ends on the kernel's shutdown paths (see :mod:`._kernel`). This module imports neither the store
+nor SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import ast
-import atexit
-import contextlib
 import html
 import os
 import shlex
@@ -29,15 +31,13 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .. import recording
-from .._secrets import mask_url
 from ..errors import NbtrailError
-from ..store import open_or_create_trail
+from ._kernel import KernelCapture, install_shutdown_paths, report_failed_start
 from .environment import kernel_id, notebook_path
-from .session import CaptureSession
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
-_SESSIONS: dict[int, CaptureSession] = {}
+_SESSIONS: dict[int, KernelCapture] = {}
 
 _HELP = (
     "usage: %trail [lineage NAME|PATH | snapshot NAME | record NAME VALUE | on | off]\n"
@@ -88,9 +88,14 @@ class _Status:
 class TrailMagics(Magics):
     """``%trail`` and ``%%trail``."""
 
-    def __init__(self, shell, session: CaptureSession):
+    def __init__(self, shell, capture: KernelCapture):
         super().__init__(shell)
-        self.session = session
+        self.capture = capture
+
+    @property
+    def session(self):
+        """The running session (waiting for it to start); UsageError if there is none."""
+        return self.capture.require()
 
     @line_cell_magic
     def trail(self, line: str, cell: str | None = None):
@@ -189,90 +194,88 @@ class TrailMagics(Magics):
 
 
 def load_ipython_extension(ip) -> None:
-    """Start recording this kernel's session: ``%load_ext nbtrail``."""
-    if id(ip) in _SESSIONS and not _SESSIONS[id(ip)].closed:
+    """Start recording this kernel's session: ``%load_ext nbtrail``.
+
+    Returns in milliseconds: the trail is opened and the session's run started on a background
+    thread; the next cell waits for it if it is not done by then. A start that fails is
+    reported in one line then (and in ``NBTRAIL_CAPTURE_STATUS`` at once).
+    """
+    current = _SESSIONS.get(id(ip))
+    if current is not None and not current.ended and current.error is None:
         print("nbtrail: already recording; %trail shows what was captured")
         return
+    capture = None
     try:
-        session = _start_session(ip)
-    except NbtrailError as exc:
-        # The kernel goes on without capture; say why in one line (and tell `nbtrail run`,
-        # which fails the run rather than record a template run capture never saw).
-        _report_failed_start(str(exc))
-        print(f"nbtrail: not recording: {exc}", file=sys.stderr)
+        capture = _new_capture(ip)
+        events = getattr(ip, "events", None)
+        # Outside IPython (no cells to defer the start to) the session starts here and now.
+        capture.begin(wait=events is None)
+        if capture.error is not None:
+            capture.report()
+            return
+        if events is None:
+            capture.get(wait=0)
+        _SESSIONS[id(ip)] = capture
+        if events is not None:
+            events.register("pre_run_cell", _pre_run_cell)
+            events.register("post_run_cell", _post_run_cell)
+            ip.register_magics(TrailMagics(ip, capture))
+        install_shutdown_paths(ip)
+    except Exception as exc:  # noqa: BLE001 - the kernel goes on without capture
+        if capture is not None:
+            _SESSIONS.pop(id(ip), None)
+            capture.end("the extension failed to load", timeout=5.0, graceful=True)
+        message = str(exc) if isinstance(exc, NbtrailError) else f"{type(exc).__name__}: {exc}"
+        report_failed_start(message)
+        print(f"nbtrail: not recording: {message}", file=sys.stderr)
         return
-    except Exception as exc:
-        _report_failed_start(f"{type(exc).__name__}: {exc}")
-        raise
-    _SESSIONS[id(ip)] = session
-    ip.events.register("pre_run_cell", _pre_run_cell)
-    ip.events.register("post_run_cell", _post_run_cell)
-    ip.register_magics(TrailMagics(ip, session))
-    atexit.register(session.close)
-    print(f"nbtrail: recording run {session.run.id} to {mask_url(session.trail.url)}")
+    print("nbtrail: recording this session (%trail shows its run and what was captured)")
 
 
-def _start_session(ip) -> CaptureSession:
-    trail = open_or_create_trail()
-    path = notebook_path(ip.user_ns)
+def _new_capture(ip) -> KernelCapture:
+    path = notebook_path(getattr(ip, "user_ns", None))
     attrs = {"notebook": path, "kernel": kernel_id(), "cwd": os.getcwd()}
-    name = Path(path).name if path else "ipython session"
-    try:
-        session = CaptureSession(
-            trail,
-            name=name,
-            kind="session",
-            attrs=attrs,
-            shell=ip,
-            parent=os.environ.get("NBTRAIL_PARENT_RUN") or None,
-            notebook=path,
-        )
-        session.start()
-    except BaseException:
-        trail.close()
-        raise
-    return session
-
-
-def _report_failed_start(message: str) -> None:
-    """Leave the reason capture did not start where ``nbtrail run`` looks for it."""
-    target = os.environ.get("NBTRAIL_CAPTURE_STATUS")
-    if target:
-        with contextlib.suppress(OSError):
-            Path(target).write_text(message, encoding="utf-8")
+    return KernelCapture(
+        shell=ip if hasattr(ip, "user_ns") else None,
+        name=Path(path).name if path else "ipython session",
+        attrs=attrs,
+        parent=os.environ.get("NBTRAIL_PARENT_RUN") or None,
+        notebook=path,
+    )
 
 
 def unload_ipython_extension(ip) -> None:
     """Stop recording and end the session run: ``%unload_ext nbtrail``."""
-    session = _SESSIONS.pop(id(ip), None)
+    capture = _SESSIONS.pop(id(ip), None)
     for name, callback in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
         try:
             ip.events.unregister(name, callback)
-        except ValueError:
+        except (ValueError, AttributeError):
             pass
-    if session is not None:
-        session.close()
-
-
-def _session_for(ip) -> CaptureSession | None:
-    session = _SESSIONS.get(id(ip))
-    return session if session is not None and not session.closed else None
+    if capture is not None:
+        capture.ready.wait(60.0)
+        capture.end("unloaded", timeout=60.0, graceful=True)
 
 
 def _pre_run_cell(info) -> None:
     from IPython import get_ipython
 
     ip = get_ipython()
-    session = _session_for(ip)
-    if session is None or info.silent:
+    capture = _SESSIONS.get(id(ip))
+    if capture is None or info.silent:
         return
-    session.begin_cell(info.raw_cell, ip.execution_count)
+    session = capture.get()  # the first cell after loading waits here for the start
+    if session is not None:
+        # IPython has already counted the cell it is about to run when it says so.
+        count = ip.execution_count - 1 if getattr(info, "store_history", False) else None
+        session.begin_cell(info.raw_cell, count)
 
 
 def _post_run_cell(result) -> None:
     from IPython import get_ipython
 
-    session = _session_for(get_ipython())
+    capture = _SESSIONS.get(id(get_ipython()))
+    session = capture.started_session() if capture is not None else None
     if session is None or result.info.silent:
         return
     session.end_cell(result.error_in_exec or result.error_before_exec, result.execution_count)

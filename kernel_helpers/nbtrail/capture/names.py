@@ -1,10 +1,22 @@
-"""What a cell reads, binds and changes in place, from its source.
+"""What a cell reads, binds and changes in place, from its source; and, per statement, from what.
 
 The analysis is syntactic (Python's ``ast``), cheap (tens of microseconds for a typical cell)
 and deliberately simple: it answers "which top-level names did this cell read, which did it
 bind, which did it change in place", which is what linking a new DataFrame or model to the
 data it came from needs. Names bound inside functions, classes and comprehensions are local
 to them and are not counted as bindings.
+
+It also answers the same per top-level statement (:class:`Statement`), and for each statement
+which earlier binding of each name it read (:attr:`Statement.refs`): a name bound by statement
+3 is derived from what statement 3 read, not from everything the cell read. A compound
+statement (``for``, ``while``, ``if``, ``with``, ``try``, ``match``) is one statement: what it
+binds derives from everything it reads, in any branch or iteration. Calling a function defined
+earlier in the cell reads the global names its body reads, as they are at the call. Where
+the source cannot say what a cell binds or reads (``exec``, ``eval``, ``globals()``,
+``locals()``, ``vars()``, a star import, a ``global`` or ``nonlocal`` declaration, an IPython
+magic other than a known harmless one) the whole cell is one statement:
+:attr:`CellNames.fallback` says why. Two statements on one line (``a = f(); b = g()``) cannot
+be told apart at run time (:meth:`CellNames.statement_at`).
 """
 
 from __future__ import annotations
@@ -12,7 +24,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-__all__ = ["CellNames", "analyze"]
+__all__ = ["CellNames", "Statement", "analyze"]
 
 # Methods that change their object in place (pandas, numpy, lists, dicts, sets).
 MUTATING_METHODS = frozenset(
@@ -56,11 +68,80 @@ class CellNames:
         Names whose object the cell changes in place: item or attribute assignment
         (``df["x"] = ...``, ``df.loc[...] = ...``), ``del df["x"]``, a mutating method
         (``.sort()``, ``.update()``), or any method called with ``inplace=True``.
+    statements : list of Statement
+        The top-level statements in order (one spanning the cell when ``fallback`` is set).
+    fallback : str or None
+        Why the cell's flow cannot be read statement by statement (``calls exec()``).
     """
 
     reads: set[str] = field(default_factory=set)
     binds: set[str] = field(default_factory=set)
     mutates: set[str] = field(default_factory=set)
+    statements: list[Statement] = field(default_factory=list)
+    fallback: str | None = None  # why the cell is one statement, when it is
+
+    def statement_at(self, line: int) -> int | None:
+        """Index of the top-level statement that spans ``line`` (1-based), if exactly one does.
+
+        ``a = f(); b = g()`` puts two on one line: which one ran is not known.
+        """
+        if not isinstance(line, int):
+            return None
+        found = [i for i, s in enumerate(self.statements) if s.start <= line <= s.end]
+        return found[0] if len(found) == 1 else None
+
+    def last_binding(self, name: str) -> int | None:
+        """Index of the last statement that binds or changes ``name``, if any."""
+        for index in range(len(self.statements) - 1, -1, -1):
+            if name in self.statements[index].binds:
+                return index
+        return None
+
+    def origins(self, name: str) -> set[str]:
+        """Names from before the cell that the cell's last binding of ``name`` derives from.
+
+        Follows every binding inside the cell back to what came from outside it; what capture
+        records stops earlier, at the first version it tracks (a frame bound in the cell).
+        """
+        index = self.last_binding(name)
+        if index is None:
+            return set()
+        out: set[str] = set()
+        seen: set[int] = set()
+        stack = [index]
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            for ref_name, where in self.statements[current].refs:
+                if where < 0:
+                    out.add(ref_name)
+                else:
+                    stack.append(where)
+        return out
+
+
+@dataclass
+class Statement:
+    """One top-level statement: its lines, what it binds, and which bindings it read.
+
+    Attributes
+    ----------
+    start, end : int
+        Its first and last line (1-based, in the analysed source).
+    binds : set of str
+        Names it binds or changes in place (each a new version of the name).
+    refs : set of (str, int)
+        The names it read, each with the index of the statement whose binding it read
+        (-1: the value from before the cell). Includes the globals read by functions defined
+        earlier in the cell that it calls, as they are at the call.
+    """
+
+    start: int
+    end: int
+    binds: set[str] = field(default_factory=set)
+    refs: set[tuple[str, int]] = field(default_factory=set)
 
 
 def _base_name(node: ast.AST) -> str | None:
@@ -193,6 +274,124 @@ class _Visitor(ast.NodeVisitor):
     visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
 
 
+# Calls that read or bind names the source does not show.
+_OPAQUE_CALLS = frozenset({"exec", "eval", "globals", "locals", "vars"})
+# IPython magics (as ``get_ipython().run_line_magic(NAME, ...)``) that bind no user names.
+_HARMLESS_MAGICS = frozenset(
+    {
+        "trail",
+        "matplotlib",
+        "load_ext",
+        "reload_ext",
+        "unload_ext",
+        "config",
+        "env",
+        "pip",
+        "conda",
+        "autoreload",
+        "aimport",
+        "precision",
+        "pwd",
+        "who",
+        "whos",
+        "lsmagic",
+        "cd",
+    }
+)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _fallback(tree: ast.Module) -> str | None:
+    """Why the cell's data flow cannot be read from its source (None when it can)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global | ast.Nonlocal):
+            return f"declares {type(node).__name__.lower()} names"
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return "a star import"
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _OPAQUE_CALLS:
+            return f"calls {func.id}()"
+        if isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic"):
+            first = node.args[0] if node.args else None
+            magic = first.value if isinstance(first, ast.Constant) else None
+            if magic not in _HARMLESS_MAGICS:
+                return f"the magic %{magic}"
+    return None
+
+
+def _header_reads(node: ast.AST) -> set[str]:
+    """Names a ``def`` or ``class`` statement reads when it runs (not its body's)."""
+    parts: list[ast.AST] = list(node.decorator_list)
+    if isinstance(node, ast.ClassDef):
+        parts += node.bases + [k.value for k in node.keywords]
+    else:
+        parts += node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+    visitor = _Visitor()
+    for part in parts:
+        visitor.visit(part)
+    return visitor.names.reads
+
+
+def _free_reads(node: ast.AST) -> set[str]:
+    """Global names a function's or class's body reads (loads minus what it binds itself)."""
+    loads, local = set(), set()
+    if not isinstance(node, ast.ClassDef):
+        arguments = node.args
+        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
+            local.add(arg.arg)
+        local.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
+    for inner in (n for statement in node.body for n in ast.walk(statement)):
+        if isinstance(inner, ast.Name):
+            (loads if isinstance(inner.ctx, ast.Load) else local).add(inner.id)
+        elif isinstance(inner, ast.arg):
+            local.add(inner.arg)
+        elif isinstance(inner, ast.alias):
+            local.add(inner.asname or inner.name.split(".")[0])
+        elif isinstance(inner, _DEFINITIONS):
+            local.add(inner.name)
+    return loads - local
+
+
+def _statements(tree: ast.Module, names: CellNames) -> list[Statement]:
+    if not tree.body:
+        return []
+    if names.fallback is not None:
+        # One statement spanning every line: each binding derives from all the cell read.
+        everything = {(name, -1) for name in names.reads}
+        return [Statement(1, 1 << 30, names.binds | names.mutates, everything)]
+    out: list[Statement] = []
+    latest: dict[str, int] = {}  # name -> index of the statement that bound it last
+    functions: dict[str, tuple[int, set[str]]] = {}  # name -> (its def statement, body reads)
+    for index, node in enumerate(tree.body):
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+        if isinstance(node, _DEFINITIONS):
+            reads, binds = _header_reads(node), {node.name}
+        else:
+            visitor = _Visitor()
+            visitor.visit(node)
+            reads, binds = visitor.names.reads, visitor.names.binds | visitor.names.mutates
+        refs: set[tuple[str, int]] = set()
+        pending, done = list(reads), set()
+        while pending:
+            name = pending.pop()
+            if name in done:
+                continue
+            done.add(name)
+            where = latest.get(name, -1)
+            refs.add((name, where))
+            function = functions.get(name)
+            if function is not None and function[0] == where:
+                pending.extend(function[1])  # calling it reads its globals as they are now
+        out.append(Statement(start, node.end_lineno or node.lineno, binds, refs))
+        for name in binds:
+            latest[name] = index
+        if isinstance(node, _DEFINITIONS):
+            functions[node.name] = (index, _free_reads(node))
+    return out
+
+
 def analyze(source: str) -> CellNames:
     r"""Return the names a cell of Python source reads, binds and mutates.
 
@@ -218,4 +417,7 @@ def analyze(source: str) -> CellNames:
         return CellNames()
     visitor = _Visitor()
     visitor.visit(tree)
-    return visitor.names
+    names = visitor.names
+    names.fallback = _fallback(tree)
+    names.statements = _statements(tree, names)
+    return names

@@ -7,10 +7,16 @@ run inside ``%%trail step NAME`` cells); what each records is described in
 one transaction. A failure inside capture is logged and counted (``%trail`` shows it) and
 never reaches the user's code; the session's run ends with its capture health in
 ``attrs["capture"]``, so nobody mistakes a run capture half-saw for a fully recorded one.
+
+The session run's status is the truth about the kernel. After every cell its attrs say
+``{"state": "idle", "last_cell": N, "at": ...}`` (one update, written in the cell's batch), so
+a kernel killed outright is known to have finished cell N at that moment; a shutdown ends the
+run ``succeeded`` when no cell was running and ``aborted`` when one was (:meth:`shutdown`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -21,7 +27,7 @@ from .._secrets import mask_url
 from ..errors import UsageError
 from ..fingerprints import digest_bytes
 from ..ids import new_id
-from ..store import NewArtifact, NewEdge, NewRun, RunEnd
+from ..store import NewArtifact, NewEdge, NewRun, RunEnd, RunUpdate
 from ._recording import Recording
 from ._unit import Unit
 from .environment import environment_fingerprint
@@ -78,6 +84,11 @@ class CaptureSession(Recording):
         self.steps: dict[str, str] = {}
         self.failed_steps: set[str] = set()
         self._cell_depth = 0
+        self._state: dict | None = None  # the kernel's latest state, not yet written
+        self._state_lock = threading.Lock()
+        self._close_lock = threading.RLock()  # a SIGTERM handler may interrupt its holder
+        self._closer: int | None = None  # the thread ending the session
+        self.ended = threading.Event()
         self.log_file = _log_to(trail.home)
         self.patcher = Patcher()
         self.run = trail.start_run(
@@ -189,14 +200,35 @@ class CaptureSession(Recording):
         if unit is not None and execution_count is not None:
             unit.execution_count = execution_count
             unit.name = f"cell {execution_count}"
+        facts: list = []
         if unit is not None:
             with self.guard("finishing a cell"):
                 facts = self.finish(unit, error)
                 if unit.step and error is not None:
                     self.failed_steps.add(unit.step)
-                self.writer.submit(facts)
+        with self.guard("noting the kernel idle"):
+            if not self.closed:
+                self._note_idle(execution_count, error)
+                self.writer.submit([*facts, self._state_facts])
         self.idle_since = time.monotonic()
         self.idle.set()
+
+    def _note_idle(self, execution_count: int | None, error: BaseException | None) -> None:
+        """Remember that the kernel is idle after cell N (written with the cell's facts)."""
+        state = {
+            "state": "idle",
+            "last_cell": execution_count,
+            "last_cell_status": "failed" if error is not None else "succeeded",
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        with self._state_lock:
+            self._state = state
+
+    def _state_facts(self) -> list:
+        """The latest state, once: cells written in one batch share one update (writer thread)."""
+        with self._state_lock:
+            state, self._state = self._state, None
+        return [RunUpdate(self.run.id, attrs=state)] if state else []
 
     # -- scripts ----------------------------------------------------------------------------
 
@@ -265,11 +297,24 @@ class CaptureSession(Recording):
 
     # -- ending -----------------------------------------------------------------------------
 
-    def close(self, status: str = "succeeded", error: str | None = None) -> None:
-        """End the run: restore hooks, end steps, write what is queued, record capture health."""
-        if self.closed:
+    def close(
+        self, status: str = "succeeded", error: str | None = None, *, timeout: float = 60.0
+    ) -> None:
+        """End the run: restore hooks, end steps, write what is queued, record capture health.
+
+        Safe to call from any thread and more than once; a second caller on another thread waits
+        (up to ``timeout``) for the first to finish, so a SIGTERM arriving while a shutdown
+        request is ending the session does not kill the process half way through.
+        """
+        with self._close_lock:
+            first = not self.closed
+            self.closed = True
+            if first:
+                self._closer = threading.get_ident()
+        if not first:
+            if self._closer != threading.get_ident():
+                self.ended.wait(timeout)
             return
-        self.closed = True
         try:
             self.stop()
             recording.deactivate(self)
@@ -279,14 +324,40 @@ class CaptureSession(Recording):
             ]
             if steps:
                 self.writer.submit(steps)
-            self.writer.close()
+            if not self.writer.close(timeout):
+                left = self.writer.pending
+                self.health.lost += left
+                self.count_error(f"ending the session: {left} queued facts not written in time")
             if self.run.record.status == "running":
-                self.run.end(status, error=error, attrs={"capture": self.health.to_dict()})
+                attrs = {
+                    "capture": self.health.to_dict(),
+                    "state": "ended",
+                    "at": dt.datetime.now(dt.UTC).isoformat(),
+                }
+                self.run.end(status, error=error, attrs=attrs)
         except Exception as exc:  # noqa: BLE001 - ending must not raise into shutdown
             self.count_error("ending the session", exc)
         finally:
-            if self.owns_trail:
-                self.trail.close()
+            try:
+                if self.owns_trail:
+                    self.trail.close()
+            finally:
+                self.ended.set()
+
+    def shutdown(self, reason: str, *, timeout: float) -> None:
+        """End the session because the kernel is going away (shutdown request, SIGTERM, exit).
+
+        ``succeeded`` when no cell was running: every cell the kernel was asked to run has
+        finished, and a kernel that goes when told to has done nothing wrong (Jupyter sends
+        SIGTERM to a kernel slow to exit, e.g. one waiting for loky's worker processes).
+        ``aborted`` when a cell was still running: that cell is not recorded.
+        """
+        status, error = "succeeded", None
+        if not self.idle.is_set() and not self.closed:
+            unit = self.unit
+            cell = f" cell {unit.execution_count}" if unit and unit.execution_count else " a cell"
+            status, error = "aborted", f"the kernel stopped ({reason}) while{cell} was running"
+        self.close(status, error, timeout=timeout)
 
 
 _log_files: set[str] = set()

@@ -17,7 +17,17 @@ import weakref
 
 from ..fingerprints import Fingerprint, fingerprint
 
-__all__ = ["SIZE_BOUND", "Tracked", "Tracker", "effective_size", "is_estimator", "trackable"]
+__all__ = [
+    "SIZE_BOUND",
+    "Ancestry",
+    "Tracked",
+    "Tracker",
+    "effective_size",
+    "is_estimator",
+    "is_fitted",
+    "pending_sources",
+    "trackable",
+]
 
 SIZE_BOUND = 8 << 20
 # Object columns are hashed element by element: count them as this many bytes per value.
@@ -32,6 +42,14 @@ def is_estimator(obj) -> bool:
 def _is_estimator(obj) -> bool:
     base = sys.modules.get("sklearn.base")
     return base is not None and isinstance(obj, base.BaseEstimator) and not isinstance(obj, type)
+
+
+def is_fitted(obj) -> bool:
+    """Whether an estimator holds learned state (scikit-learn's convention: ``coef_``...)."""
+    try:
+        return any(k.endswith("_") and not k.startswith("__") for k in vars(obj))
+    except TypeError:
+        return False
 
 
 def trackable(obj) -> bool:
@@ -53,6 +71,13 @@ def effective_size(obj) -> int:
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(obj, pandas.DataFrame | pandas.Series):
         frame = obj.to_frame() if isinstance(obj, pandas.Series) else obj
+        blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+        if blocks is not None:
+            # Block by block, not column by column: a 10,000-column frame is a few blocks.
+            try:
+                return sum(_block_size(block.values) for block in blocks)
+            except (AttributeError, TypeError):
+                pass
         total = 0
         for dtype, column in zip(frame.dtypes, range(frame.shape[1]), strict=True):
             if getattr(dtype, "kind", None) == "O":
@@ -61,6 +86,12 @@ def effective_size(obj) -> int:
                 total += frame.iloc[:, column].array.nbytes
         return total
     return 0  # models: always hashed when they are recorded, right after fit
+
+
+def _block_size(values) -> int:
+    if getattr(values.dtype, "kind", None) == "O":
+        return values.size * _OBJECT_VALUE_COST  # values' count: every column of the block
+    return values.nbytes
 
 
 class Tracked:
@@ -210,3 +241,136 @@ class Tracker:
     def forget_name(self, name: str) -> None:
         """Stop associating a variable name with a tracked object."""
         self.by_name.pop(name, None)
+
+
+class Ancestry:
+    """What each artifact recorded by this process derives from, to keep lineage acyclic.
+
+    A frame written to a file and read back is the same frame (the same fingerprint); a model
+    dumped and loaded is the same model. Recording "frame derived from file" then would make
+    the frame its own ancestor. Capture asks :meth:`reaches` before it records an edge. It
+    follows lineage's own rule: an artifact a run produced without ``derived`` edges in that
+    run depends on everything the run used.
+    """
+
+    def __init__(self, resolve, trail=None):
+        self.resolve = resolve  # Tracker.resolve: the digests a source stands for
+        self.trail = trail
+        self.derived: dict[str, set[str]] = {}
+        self.produced_by: dict[str, set[str]] = {}  # artifact -> runs that produced it
+        self.used: dict[str, set[str]] = {}  # run -> artifacts it used
+        self.precise: set[tuple[str, str]] = set()  # (run, artifact) with derived edges
+        self.files: set[str] = set()  # artifacts recorded with a path (files)
+
+    def learn(self, facts) -> None:
+        """Take in the edges among ``facts`` (anything else is ignored)."""
+        for fact in facts:
+            kind = getattr(fact, "kind", None)
+            if kind not in ("derived", "produced", "used") or not hasattr(fact, "artifact_id"):
+                continue
+            art, run = fact.artifact_id, fact.run_id
+            if getattr(fact, "path", None):
+                self.files.add(art)
+            if kind == "derived":
+                self.derived.setdefault(art, set()).add(fact.source_id)
+                self.precise.add((run, art))
+            elif kind == "produced":
+                self.produced_by.setdefault(art, set()).add(run)
+            else:
+                self.used.setdefault(run, set()).add(art)
+
+    def parents(self, art: str, pending: dict[str, set[str]] | None = None) -> set[str]:
+        """What ``art`` derives from, as lineage would follow it upstream."""
+        out = set(self.derived.get(art, ()))
+        if pending:
+            out |= pending.get(art, set())
+        for run in self.produced_by.get(art, ()):
+            if (run, art) not in self.precise:
+                out |= self.used.get(run, set())
+        return out
+
+    def edges(self, unit, digest: str, sources, file: bool = False) -> tuple[list, int]:
+        """Return ``derived`` edges from ``sources`` to ``digest``, and how many were left out.
+
+        An edge is left out when it would make ``digest`` its own ancestor.
+        """
+        from ..store import NewEdge
+
+        edges, cycles, seen = [], 0, {digest}
+        pending = pending_sources(unit) if sources else None
+        for source in sources:
+            for source_digest in self.resolve(source):
+                if source_digest in seen:
+                    continue
+                seen.add(source_digest)
+                if self.reaches(source_digest, digest, pending) or self._in_trail(
+                    unit, source_digest, digest, file
+                ):
+                    cycles += 1
+                else:
+                    edges.append(NewEdge("derived", unit.run_id, digest, source_id=source_digest))
+        return edges, cycles
+
+    def run_loops(self, unit, digest: str) -> bool:
+        """Whether ``digest`` is an ancestor of something ``unit`` used.
+
+        Produced with no ``derived`` edge, lineage takes it to depend on all the unit used.
+        """
+        used = {f.artifact_id for f in unit.facts if getattr(f, "kind", None) == "used"}
+        for source in unit.inputs:
+            used.update([source] if isinstance(source, str) else [source.digest])
+        used.discard(None)
+        if not used:
+            return False
+        pending = pending_sources(unit)
+        return any(self.reaches(u, digest, pending) for u in used)
+
+    def _in_trail(self, unit, source: str, target: str, file: bool) -> bool:
+        """Whether the trail (older sessions) has ``target`` upstream of ``source``.
+
+        Asked only when a file is involved: one lineage query.
+        """
+        if self.trail is None:
+            return False
+        if not (file or source in unit.file_digests or source in self.files):
+            return False
+        try:
+            graph = self.trail.lineage(source, direction="upstream")
+        except Exception:  # noqa: BLE001 - not in the trail (yet): nothing older to cycle with
+            return False
+        return f"artifact:{target}" in graph.nodes
+
+    def reaches(self, start: str, target: str, pending: dict[str, set[str]] | None = None) -> bool:
+        """Whether ``target`` is ``start`` or one of its ancestors.
+
+        ``pending``: artifact -> sources known for the unit still running, not learned yet.
+        """
+        seen, stack = set(), [start]
+        while stack:
+            current = stack.pop()
+            if current == target:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(self.parents(current, pending))
+        return False
+
+
+def pending_sources(unit) -> dict[str, set[str]]:
+    """What the artifacts of a running unit derive from so far.
+
+    Its ``derived`` edges, and the sources of the versions it tracks (recorded when it ends).
+    """
+    out: dict[str, set[str]] = {}
+    for fact in unit.facts:
+        if getattr(fact, "kind", None) == "derived":
+            out.setdefault(fact.artifact_id, set()).add(fact.source_id)
+    for tracked in unit.created:
+        if tracked.digest is None:
+            continue
+        for source in tracked.sources:
+            digest = source if isinstance(source, str) else source.digest
+            if digest is not None:
+                out.setdefault(tracked.digest, set()).add(digest)
+    return out

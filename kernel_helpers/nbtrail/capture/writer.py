@@ -87,12 +87,19 @@ class Writer:
         return True
 
     def close(self, timeout: float = 60.0) -> bool:
-        """Commit what is queued, then stop the thread."""
+        """Commit what is queued, then stop the thread; False if ``timeout`` cut that short.
+
+        The shutdown paths (a kernel's shutdown request, SIGTERM) pass a few seconds: Jupyter
+        kills a kernel that has not exited some seconds after asking, so waiting longer would
+        lose everything instead of what is left.
+        """
+        started = time.monotonic()
         done = self.flush(timeout)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=5)
+        left = timeout - (time.monotonic() - started)
+        self._thread.join(timeout=min(5.0, max(0.05, left)))
         return done
 
     def _loop(self) -> None:

@@ -12,6 +12,12 @@ because it is computed from a canonical byte stream, not from ``pickle`` or ``id
 * DataFrames hash column by column (names, dtypes, values), so the result does not depend on
   pandas' internal block layout. Strings backed by Arrow hash their offsets and bytes
   directly; nullable types hash their values with masked slots zeroed, plus the mask.
+* Wide frames read their plain numeric columns from pandas' 2D blocks (one per dtype)
+  instead of one ``iloc`` per column; the token stream, and so the digest, is unchanged.
+* polars DataFrames/Series and Arrow Tables, RecordBatches, ChunkedArrays and Arrays hash
+  their Arrow buffers column by column (validity, values, offsets normalised for slices), so
+  chunking and slicing do not matter; a polars frame and its ``to_arrow()`` table share a
+  digest, a pandas frame of the same values does not (its index and dtypes are part of it).
 * Fitted scikit-learn estimators hash their class, parameters and fitted state (``coef_``,
   trees' node arrays, private state such as a booster's ``_predictors``) field by field, so
   padding bytes and pickle's memo order cannot change the result. Timing attributes of searches
@@ -23,6 +29,7 @@ because it is computed from a canonical byte stream, not from ``pickle`` or ``id
 The schema fingerprint covers only names and dtypes: two batches of the same table share it.
 """
 
+from ._columnar import is_columnar
 from ._core import ALGORITHM, Fingerprint, digest_bytes
 from ._files import StatCache, fingerprint_file
 from ._objects import fingerprint, schema_fingerprint
@@ -34,5 +41,6 @@ __all__ = [
     "digest_bytes",
     "fingerprint",
     "fingerprint_file",
+    "is_columnar",
     "schema_fingerprint",
 ]

@@ -159,8 +159,26 @@ def fingerprint_file(
         kind="file",
         schema=None,
         size=st.st_size,
-        meta={"path": str(p.resolve()), "size": st.st_size},
+        meta={"path": _resolved(p, st), "size": st.st_size},
     )
+
+
+_RESOLVED: dict[tuple, str] = {}
+
+
+def _resolved(p: Path, st: os.stat_result) -> str:
+    """``p.resolve()``, remembered per (path, device, inode).
+
+    A hooked reader fingerprints the same file again and again, and resolving a path walks
+    every component (tens of microseconds).
+    """
+    key = (os.path.abspath(p), st.st_dev, st.st_ino)
+    found = _RESOLVED.get(key)
+    if found is None:
+        if len(_RESOLVED) >= 10_000:
+            _RESOLVED.clear()
+        found = _RESOLVED[key] = str(p.resolve())
+    return found
 
 
 def _is_regular(st: os.stat_result) -> bool:

@@ -54,6 +54,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _last_known(attrs: Mapping, started: dt.datetime) -> dt.datetime:
+    """When a dead run was last known alive: its attrs' ``at``, else now."""
+    try:
+        last = dt.datetime.fromisoformat(str(attrs["at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return _now()
+    if last.tzinfo is None:
+        return _now()
+    return max(last, started)
+
+
 # Connections must not cross a fork (papermill and pipeline workers fork): a child drops the
 # pool it inherited, without closing the parent's connections, and opens its own.
 _open_engines: weakref.WeakSet = weakref.WeakSet()
@@ -285,20 +296,28 @@ class Trail(Queries, Artifacts):
         try:
             with _db.read(self.engine) as conn:
                 rows = conn.execute(
-                    sa.select(runs.c.id, runs.c.attrs).where(runs.c.status == "running")
+                    sa.select(runs.c.id, runs.c.attrs, runs.c.started_at).where(
+                        runs.c.status == "running"
+                    )
                 ).all()
-            dead = [(ident, attrs) for ident, attrs in rows if is_gone(attrs.get("process"))]
+            dead = [
+                (ident, attrs, started)
+                for ident, attrs, started in rows
+                if is_gone(attrs.get("process"))
+            ]
             if not dead:
                 return []
             aborted = []
-            for ident, attrs in dead:
+            for ident, attrs, started in dead:
                 process = attrs["process"]
                 error = (
                     f"aborted: process {process['pid']} on {process['host']} ended without "
                     "ending the run (killed, or the kernel died)"
                 )
+                # The run's last known moment (a session records it after every cell), if any.
+                last = _last_known(attrs, started)
                 batch = self.batch()
-                batch.add(RunEnd(ident, "aborted", error=error, action="run.abort"))
+                batch.add(RunEnd(ident, "aborted", error=error, action="run.abort", ended_at=last))
                 try:
                     batch.commit()
                 except TamperedFact as exc:
