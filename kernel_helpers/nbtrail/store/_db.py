@@ -129,11 +129,11 @@ def _translate_errors(engine: Engine) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        raise StoreError(f"{_describe(engine)}: {_reason(exc)}") from exc
+        raise StoreError(f"{_describe(engine)}: {error_reason(exc)}") from exc
     except IntegrityError:
         raise
     except DatabaseError as exc:
-        reason = _reason(exc)
+        reason = error_reason(exc)
         if "file is not a database" in reason:
             raise TrailNotFound(f"{engine.url.database}: not an nbtrail trail") from None
         damage = _sqlite_damage(engine) if engine.dialect.name == "sqlite" else None
@@ -163,7 +163,8 @@ def _sqlite_damage(engine: Engine) -> str | None:
     return None if lines == ["ok"] else "; ".join(lines[:2])
 
 
-def _reason(exc: Exception) -> str:
+def error_reason(exc: Exception) -> str:
+    """The first line of a database error, without the driver's wrapping."""
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from .._json import jsonable
 from . import _schema
 from ._audit import GENESIS, event_hash, json_text, row_digest, signature_matches
+from ._db import error_reason
 
 __all__ = [
     "NO_SEQ",
@@ -102,7 +103,7 @@ def readable_rows(
         with conn.begin_nested():
             keys = conn.execute(query).scalars().all()
     except sa.exc.DBAPIError as exc:
-        chain_problems.append(Problem(NO_SEQ, label, f"cannot be read ({_reason(exc)})"))
+        chain_problems.append(Problem(NO_SEQ, label, f"cannot be read ({error_reason(exc)})"))
         return
     for value in keys:
         try:
@@ -110,18 +111,13 @@ def readable_rows(
                 row = conn.execute(sa.select(table).where(key == value)).mappings().first()
         except (ValueError, TypeError, OverflowError, sa.exc.DBAPIError) as exc:
             chain_problems.append(
-                Problem(NO_SEQ, f"{label} {value}", f"cannot be read ({_reason(exc)})")
+                Problem(NO_SEQ, f"{label} {value}", f"cannot be read ({error_reason(exc)})")
             )
             if skipped is not None:
                 skipped.add(value)
             continue
         if row is not None:
             yield row
-
-
-def _reason(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def walk_chain(conn, key: bytes | None, signing_key_id: str | None, expect_head=None) -> Chain:

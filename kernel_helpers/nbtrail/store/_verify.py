@@ -27,12 +27,11 @@ from ..errors import UsageError
 from . import _db, _schema
 from ._audit import GENESIS, json_text, row_digest
 from ._blobs import LocalBlobStore
+from ._db import error_reason
 from ._integrity import schema_problems, storage_problems
 from ._replay import NO_SEQ, Problem, differing_columns, duplicate_free, readable_rows, walk_chain
 
 __all__ = ["Problem", "VerifyReport", "verify_trail"]
-
-_NO_SEQ = NO_SEQ
 
 
 @dataclass
@@ -100,7 +99,7 @@ class VerifyReport:
             "signatures_checked": self.signatures_checked,
             "problems": [
                 {
-                    "seq": None if p.seq == _NO_SEQ else p.seq,
+                    "seq": None if p.seq == NO_SEQ else p.seq,
                     "subject": p.subject,
                     "message": p.message,
                 }
@@ -139,7 +138,7 @@ def verify_trail(trail, expect_head: str | None = None) -> VerifyReport:
             referenced = _verify_facts(conn, report, chain, meta)
             _verify_json(conn, report)
     except Exception as exc:  # noqa: BLE001 - a damaged database is a finding, not a crash
-        report.problems.append(Problem(_NO_SEQ, "database", f"cannot be read ({_reason(exc)})"))
+        report.problems.append(Problem(NO_SEQ, "database", f"cannot be read ({error_reason(exc)})"))
     _verify_blobs(trail, report, referenced)
     if report.signed and key is None:
         report.notes.append(
@@ -149,17 +148,12 @@ def verify_trail(trail, expect_head: str | None = None) -> VerifyReport:
     return report
 
 
-def _reason(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _verify_database(conn, report: VerifyReport) -> None:
     try:
         with conn.begin_nested():
             problems, notes = storage_problems(conn)
     except sa.exc.DBAPIError as exc:
-        problems, notes = [_reason(exc)], []
+        problems, notes = [error_reason(exc)], []
     report.problems += [Problem(0, "storage", p) for p in problems]
     report.notes += notes
     report.problems += [
@@ -232,7 +226,7 @@ def _check_fact(report: VerifyReport, chain, name: str, ident: str, row) -> None
     event = chain.latest.get((name, ident))
     if event is None:
         report.problems.append(
-            Problem(_NO_SEQ, where, "is not in the audit log (added behind nbtrail's back)")
+            Problem(NO_SEQ, where, "is not in the audit log (added behind nbtrail's back)")
         )
         return
     state = chain.state((name, ident))
@@ -266,7 +260,7 @@ def _verify_json(conn, report: VerifyReport) -> None:
                     rows = conn.execute(query).all()
             except sa.exc.DBAPIError as exc:
                 report.problems.append(
-                    Problem(_NO_SEQ, f"{name}.{column}", f"cannot be read ({_reason(exc)})")
+                    Problem(NO_SEQ, f"{name}.{column}", f"cannot be read ({error_reason(exc)})")
                 )
                 continue
             for ident, text in rows:
@@ -274,13 +268,13 @@ def _verify_json(conn, report: VerifyReport) -> None:
                     canonical = json_text(duplicate_free(text))
                 except ValueError as exc:
                     report.problems.append(
-                        Problem(_NO_SEQ, f"{name} {ident}", f"{column} is not valid JSON ({exc})")
+                        Problem(NO_SEQ, f"{name} {ident}", f"{column} is not valid JSON ({exc})")
                     )
                     continue
                 if canonical != text:
                     report.problems.append(
                         Problem(
-                            _NO_SEQ,
+                            NO_SEQ,
                             f"{name} {ident}",
                             f"{column} is not stored as nbtrail writes it (another spelling of "
                             "JSON can be read differently by other readers)",
@@ -294,7 +288,7 @@ def _verify_blobs(trail, report: VerifyReport, referenced: set[str]) -> None:
         if referenced:
             report.problems.append(
                 Problem(
-                    _NO_SEQ,
+                    NO_SEQ,
                     "blobs",
                     f"{len(referenced)} facts refer to blobs, but this "
                     "trail has no blob store configured",
@@ -308,19 +302,19 @@ def _verify_blobs(trail, report: VerifyReport, referenced: set[str]) -> None:
         try:
             actual = blobs.rehash(digest)
         except OSError as exc:
-            report.problems.append(Problem(_NO_SEQ, f"blob {digest}", f"cannot be read ({exc})"))
+            report.problems.append(Problem(NO_SEQ, f"blob {digest}", f"cannot be read ({exc})"))
             continue
         if actual != digest:
             report.problems.append(
                 Problem(
-                    _NO_SEQ,
+                    NO_SEQ,
                     f"blob {digest}",
                     f"bytes do not match its fingerprint (they hash to {actual[:12]})",
                 )
             )
     for digest in sorted(referenced - present):
         report.problems.append(
-            Problem(_NO_SEQ, f"blob {digest}", "is referred to by a fact but missing")
+            Problem(NO_SEQ, f"blob {digest}", "is referred to by a fact but missing")
         )
     report.stray_blobs = sorted(present - referenced)
     if report.stray_blobs:
