@@ -6,9 +6,12 @@ The per-call overhead of hooked readers is a benchmark, not a timed test:
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -91,3 +94,55 @@ def test_bind_arguments_matches_bind_partial():
         assert hooks.bind_arguments(f, args, kwargs) == expected
     assert hooks.bind_arguments(f, (1,), {"a": 2}) == {}
     assert hooks.bind_arguments(lambda a: a, (1, 2), {}) == {}
+
+
+LOOP_SCRIPT = """
+import json, os, time
+import pandas as pd
+import nbtrail
+from nbtrail.fingerprints import fingerprint
+
+def age(path):  # a data file's stat is old enough to be trusted
+    old = time.time_ns() - 60 * 10**9
+    os.utime(path, ns=(old, old))
+
+age("rows.csv")
+with nbtrail.track("loop"):
+    for _ in range(50):
+        pd.read_csv("rows.csv")  # read and dropped at once
+    df = pd.read_csv("rows.csv")
+    df["b"] = df["b"] * 10  # changed in place after the read
+    df.to_csv("out.csv", index=False)
+    final = fingerprint(df).digest
+    with open("rows.csv", "w") as fh:
+        fh.write("a,b\\n7,7\\n")
+    age("rows.csv")
+    again = pd.read_csv("rows.csv")  # the same path, new bytes: a new read
+print(json.dumps({"final": final}))
+"""
+
+
+def test_a_reader_loop_records_the_file_once_and_the_frame_as_it_was_used(home, tmp_path):
+    from test_capture import open_trail
+
+    work = tmp_path / "loop"
+    work.mkdir()
+    (work / "rows.csv").write_text("a,b\n1,0\n2,1\n")
+    (work / "loop.py").write_text(LOOP_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "loop.py"], cwd=work, check=True, capture_output=True, text=True
+    )
+    final = json.loads(done.stdout.strip().splitlines()[-1])["final"]
+    with open_trail(work) as trail:
+        (run,) = trail.runs(name="loop")
+        used = trail.run_details(run.id).used
+        # The loop's 51 reads of one unchanged file are one input; the rewritten file another.
+        assert [u.path for u in used if u.path].count(str(work / "rows.csv")) == 2
+        frames = [a for a in trail.artifacts() if a.name.startswith("read:rows.csv")]
+        assert len(frames) <= 2, [a.name for a in frames]  # not one per dropped frame
+        out = trail.get_artifact(work / "out.csv")
+        graph = trail.lineage(out.id, direction="upstream", depth=1)
+        sources = {s.split(":", 1)[1] for s, t, kind in graph.edges if kind == "derived"}
+        # out.csv derives from the frame as it was written, not as it was first read.
+        assert sources == {final}
+        assert trail.verify().ok

@@ -30,13 +30,15 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import threading
+import time
 from collections.abc import Iterator
 
 from .. import recording
 from .._secrets import mask_url
 from ..errors import FingerprintError
-from ..fingerprints import Fingerprint, digest_bytes, fingerprint, fingerprint_file
+from ..fingerprints import Fingerprint, StatCache, digest_bytes, fingerprint, fingerprint_file
 from ..store import NewArtifact, NewEdge
 from . import _sql
 from ._health import Health
@@ -199,7 +201,7 @@ class Recording(Verdicts):
             return
         if not trackable(obj):
             return
-        tracked = self.tracker.register(obj, unit=unit, sources=sources, label=label)
+        tracked = self.tracker.register(obj, unit=unit, sources=sources, label=label, defer=True)
         unit.created.append(tracked)
 
     def _object_sources(self, obj, unit: Unit, label: str) -> list:
@@ -269,11 +271,23 @@ class Recording(Verdicts):
             self.health.read_unverifiable("url", value)
             return None
         path = _local_path(value)
-        if path is None or not os.path.isfile(path):
+        if path is None:
             return None
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        key = StatCache.key(st)
+        memo = unit.read_memo.get(path)
+        if memo is not None and memo[0] == key:
+            return memo[1]  # the same bytes this unit read already: recorded then
         fp = self._file_fp(path)
         if fp is None:
             return None
+        if time.time_ns() - st.st_mtime_ns >= StatCache.RACY_NS:
+            unit.read_memo[path] = (key, fp.digest)  # old enough for its stat to be trusted
         unit.recorded_reads.add(path)
         unit.facts.extend(self._file_facts(unit, fp, path, "used"))
         unit.file_digests.add(fp.digest)
@@ -457,6 +471,7 @@ class Recording(Verdicts):
                 if not sources:
                     sources = unit.sources_before(path, self.trail.stat_cache)
                 unit.facts.extend(self._file_facts(unit, fp, path, "produced", sources))
+        self.tracker.ensure_small(unit.created)  # readers' results still alive, as they are now
         unit.open = False
         for tracked, fp in unit.fingerprinted:
             unit.facts.extend(self._object_facts(tracked, fp))

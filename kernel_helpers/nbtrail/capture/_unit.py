@@ -73,6 +73,9 @@ class Unit:
         self.read_at: dict[str, int | None] = {}  # path -> statement that first read it
         self.written_at: dict[str, int | None] = {}  # path -> statement that first wrote it
         self.read_digests: dict[str, str] = {}  # path -> digest, files read without a hook
+        # path -> (stat key, digest) of a file a reader hook recorded: a loop reading the same
+        # unchanged file records it once, at the cost of a stat per call.
+        self.read_memo: dict[str, tuple[str, str]] = {}
         self.bound: dict[tuple[str, int], object] = {}  # (name, statement) -> Tracked it bound
 
     def statement_now(self, namespace) -> int | None:

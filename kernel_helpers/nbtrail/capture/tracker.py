@@ -1,11 +1,13 @@
 """Which in-memory objects capture knows, where they came from, and their fingerprints.
 
 A tracked object (a DataFrame, Series, array or fitted model) remembers the cell or run that
-made it and the artifacts it was derived from. Its fingerprint is computed lazily: at once for
-objects under a size bound (8 MiB: well under a millisecond), otherwise only when something
-refers to it later (a cell reads it, a model is fitted on it, it is written to a file). Objects
-never referred to again are never hashed, which keeps capture inside its per-cell budget with
-multi-gigabyte frames in memory.
+made it and the artifacts it was derived from. Its fingerprint is computed lazily: when
+something refers to it (a cell reads it, a model is fitted on it, it is written to a file), or
+when the unit that made it ends, if it is still alive and under a size bound (8 MiB: well
+under a millisecond). Objects never referred to again are never hashed, which keeps capture
+inside its per-cell budget with multi-gigabyte frames in memory and a reader in a loop at the
+cost of a stat; and the digest recorded is that of the object as it was used or as the unit
+left it, not as a reader first returned it.
 
 Objects are held by weak reference: capture never keeps a frame alive.
 """
@@ -164,6 +166,7 @@ class Tracker:
         sources=(),
         digest: Fingerprint | None = None,
         label: str | None = None,
+        defer: bool = False,
     ) -> Tracked:
         """Start tracking a new version of ``obj``; fingerprint it now if it is small.
 
@@ -181,6 +184,10 @@ class Tracker:
             What to call it while it has no variable name (``read:adult.csv``).
         digest : Fingerprint, optional
             Its fingerprint, when the caller already computed it (a fitted model).
+        defer : bool
+            Leave it unhashed even if small: the unit fingerprints what is still alive when it
+            ends (:meth:`ensure_small`), or whatever refers to it first does. A reader's
+            result in a loop, dropped at once, is then never hashed.
         """
         tracked = Tracked(obj, name=name, unit=unit, sources=list(sources), label=label)
         key = id(obj)
@@ -197,11 +204,19 @@ class Tracker:
             tracked.digest = digest.digest
             self.fingerprinted += 1
             self.on_fingerprint(tracked, digest)
-        elif effective_size(obj) <= self.size_bound:
+        elif not defer and effective_size(obj) <= self.size_bound:
             self.ensure(tracked)
         else:
             self.deferred += 1
         return tracked
+
+    def ensure_small(self, versions) -> None:
+        """Fingerprint those of ``versions`` still alive, unhashed and under the size bound."""
+        for tracked in versions:
+            if tracked.digest is None:
+                obj = tracked.obj()
+                if obj is not None and effective_size(obj) <= self.size_bound:
+                    self.ensure(tracked)
 
     def ensure(self, tracked: Tracked) -> str | None:
         """Return the version's digest, fingerprinting it now if needed (None if impossible)."""
