@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "succeeded prepare_data" in out and "succeeded validate_data" in out
-    assert "succeeded train" in out
+    assert "succeeded train" in out and "succeeded fairness_audit" in out
     assert "trail verifies" in out
     assert "lineage of models/model.joblib" in out
     for name in ("report.html", "junit.xml", ".nbtrail/trail.db", "models/model.joblib"):
@@ -47,7 +48,24 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         (pipeline,) = trail.runs(kind="pipeline")
         assert pipeline.status == "succeeded"
         steps = {r.name: r for r in trail.runs(parent=pipeline.id)}
-        assert set(steps) == {"prepare_data", "validate_data", "train"}
+        assert set(steps) == {"prepare_data", "validate_data", "train", "fairness_audit"}
+        audit = [steps["fairness_audit"].id] + [
+            r.id for r in trail.descendants(steps["fairness_audit"].id)
+        ]
+        verdicts = {c.kind: c for c in trail.checks(audit)}
+        # Adult's model selects men far more often than women: the audit fails, and the demo
+        # reports it (gate_on is empty in the demo's pipeline) rather than stopping.
+        assert verdicts["fairness"].status == "fail"
+        assert verdicts["fairness"].metrics["demographic_parity_difference"] > 0.1
+        # It judged the very model train saved: the one models/model.joblib was derived from.
+        judged = {s.role: s.artifact_id for s in verdicts["fairness"].subjects}
+        assert {"model", "data", "sensitive"} <= set(judged)
+        saved = trail.lineage(Path("models/model.joblib"), direction="upstream", depth=1)
+        assert f"artifact:{judged['model']}" in saved.nodes
+        if importlib.util.find_spec("shap") is not None:  # the explain extra
+            assert verdicts["explanations"].status == "pass"
+        else:
+            assert "explanations" not in verdicts
         tree = [steps["validate_data"].id] + [
             r.id for r in trail.descendants(steps["validate_data"].id)
         ]
@@ -86,8 +104,19 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         timeout=900,
     )
     assert again.returncode == 0, again.stderr
-    for step in ("prepare_data", "validate_data", "train"):
+    for step in ("prepare_data", "validate_data", "train", "fairness_audit"):
         assert f"reused    {step}" in again.stdout
     with open_trail() as trail:
         assert len(trail.runs(kind="pipeline")) == 2
         assert trail.verify().ok
+    # The audit as a gate (its template's default): the run fails, naming the failing check.
+    template = Path(__file__).resolve().parents[1] / "templates" / "fairness_audit.ipynb"
+    gated = subprocess.run(
+        [sys.executable, "-m", "nbtrail", "run", str(template), "-p", "explain_rows", "0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert gated.returncode != 0, gated.stdout
+    assert "fairness" in gated.stdout + gated.stderr
+    assert "demographic parity" in gated.stdout + gated.stderr

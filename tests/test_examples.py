@@ -101,3 +101,33 @@ def test_audit_and_privacy_example_keeps_secrets_out_and_catches_the_edit(tmp_pa
         assert check.status == "fail"
         problems = trail.verify().problems
         assert [p.subject.split()[0] for p in problems] == ["metrics"]
+
+
+def test_german_credit_example_leaves_audit_mitigation_explanation_and_recourse(tmp_path):
+    pytest.importorskip("fairlearn")
+    pytest.importorskip("shap")
+    nb = _execute("fairness_german_credit.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    with open_trail(tmp_path, readonly=True) as trail:
+        session = trail.runs(kind="session")[0]
+        tree = [session.id] + [r.id for r in trail.descendants(session.id)]
+        found = {}
+        for record in trail.checks(tree):
+            found.setdefault(record.kind, []).append(record)
+        assert {"fairness", "fairness_mitigation", "explanations", "recourse"} <= set(found)
+        (mitigation,) = found["fairness_mitigation"]
+        after = mitigation.metrics["demographic_parity_difference_after"]
+        assert after < mitigation.metrics["demographic_parity_difference_before"]
+        # The audit, the mitigation and the explanation all judged the same model artifact.
+        model = {s.artifact_id for s in found["explanations"][0].subjects if s.role == "model"}
+        assert model and model <= {s.artifact_id for s in mitigation.subjects if s.role == "model"}
+        # The mitigated model and the SHAP values are products derived from that model.
+        for product in ("fairness_mitigation_model", "shap_values"):
+            (artifact,) = [a for a in trail.artifacts() if a.name == product]
+            graph = trail.lineage(artifact.id, direction="upstream", depth=1)
+            sources = {s.split(":", 1)[1] for s, t, kind in graph.edges if kind == "derived"}
+            assert model <= sources, product
+        assert trail.verify().ok
+    page = (tmp_path / "reports" / "german_credit.html").read_text()
+    assert "<script" not in page.lower() and page.count("data:image/svg+xml") >= 7

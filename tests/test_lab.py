@@ -6,6 +6,7 @@ turns that into a failure. Screenshots are kept in test-artifacts/.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -42,6 +43,17 @@ def jp_asyncio_loop():
 @pytest.fixture(autouse=True)
 def jp_server_cleanup():
     yield
+
+
+FAIRNESS_CELLS = (
+    "%load_ext nbtrail",
+    "from sklearn.linear_model import LogisticRegression\n"
+    "from nbtrail import checks\nfrom nbtrail.datasets import load_adult",
+    'frame = load_adult("test").sample(3000, random_state=0)\n'
+    'X, y = frame[["age", "education_num", "hours_per_week"]], frame["income"] == ">50K"\n'
+    "model = LogisticRegression(max_iter=500).fit(X, y)",
+    'checks.fairness(y, model.predict(X), sensitive_features=frame["sex"], n_boot=50)',
+)
 
 
 def _free_port() -> int:
@@ -92,6 +104,9 @@ def lab(tmp_path_factory, browser):
     }
     nbformat.write(nb, root / "analysis.ipynb")
     shutil.copy(NOTEBOOKS / "template_modes.ipynb", root / "job.ipynb")
+    audit = new_notebook(cells=[new_code_cell(source) for source in FAIRNESS_CELLS])
+    audit.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    nbformat.write(audit, root / "fairness.ipynb")
     port = _free_port()
     env = dict(os.environ, NBTRAIL_HOME=str(home), JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"))
     command = [
@@ -306,5 +321,41 @@ def test_settings_choose_which_artifact_kinds_the_graph_shows(lab, browser, scre
             headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
         )
         urllib.request.urlopen(request, timeout=30).close()
+    assert not errors, errors
+    page.close()
+
+
+def test_fairness_widget_switches_metric_and_the_panel_shows_its_card(lab, browser, screenshot_dir):
+    page, errors = _open(browser, lab, "fairness.ipynb")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Other notebooks of this module's tests may be open in hidden tabs: this one's cells only.
+    current = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+    output = page.locator(f"[id='{current}'] .jp-Cell").nth(3).locator(".jp-OutputArea-output")
+    select = output.locator(".widget-dropdown select")
+    select.wait_for(timeout=120_000)
+    chart = output.locator(".widget-html-content img").last
+    chart.wait_for(timeout=30_000)
+    first_metric, first = select.input_value(), chart.get_attribute("src")
+    assert select.locator("option").count() >= 6  # one picture per metric
+    select.select_option(index=3)  # another metric than the one shown first
+    assert select.input_value() != first_metric
+    page.wait_for_function(
+        "([el, before]) => el.getAttribute('src') !== before",
+        arg=[chart.element_handle(), first],
+        timeout=30_000,
+    )
+    drawn = base64.b64decode(chart.get_attribute("src").split(",", 1)[1]).decode()
+    assert drawn.startswith("<svg") and "Female" in drawn and "Male" in drawn
+    page.screenshot(path=str(screenshot_dir / "fairness-widget.png"))
+    # The Trail panel lists the check; opened, its card keeps the pictures through the sanitiser.
+    page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
+    check = page.locator("#nbtrail-panel li.nbtrail-check[data-name='fairness']").first
+    check.wait_for(timeout=60_000)
+    check.locator(".nbtrail-check-head").click()
+    card = check.locator(".nbtrail-card")
+    card.wait_for(state="visible")
+    assert card.locator("img[src^='data:image/svg+xml']").count() >= 6
+    assert "Female" in card.inner_text()
+    page.screenshot(path=str(screenshot_dir / "fairness-panel.png"))
     assert not errors, errors
     page.close()

@@ -20,6 +20,7 @@ EXTRAS = {
     "onnxruntime": "export",
     "onnx": "export",
     "diffprivlib": "privacy",
+    "fairlearn": "fairness",
 }
 
 

@@ -14,16 +14,23 @@ renderer (:func:`register_renderer`) in notebooks, widgets, reports and the Jupy
 >>> checks.data_quality(train, target="income")                # doctest: +SKIP
 >>> checks.leakage(train, test, target="income")               # doctest: +SKIP
 >>> checks.label_issues(X, y)                                  # doctest: +SKIP
+>>> checks.fairness(model=m, X=X_test, y=y_test, sensitive_features="sex")  # doctest: +SKIP
+>>> checks.explain(model, X_test)                              # doctest: +SKIP
+>>> checks.recourse(model, rejected, data=X_train)             # doctest: +SKIP
 """
 
 from ..errors import GateFailed
 from ..vocabulary import CHECK_STATUSES as STATUSES
 from ..vocabulary import worst
+from ._explain import Explanation, explain
+from ._fairness import disparity_table, fairness, fairness_table
 from ._gate import gate
 from ._labels import confident_learning, label_issues
 from ._leakage import leakage
+from ._mitigate import FairnessMitigation, MitigatedModel, fairness_mitigate
 from ._producer import Product, produce
 from ._quality import data_quality
+from ._recourse import RecourseResult, recourse
 from ._registry import CheckSpec, available_checks, check, get_check, register_check
 from ._render import (
     CHECK_CSS,
@@ -32,6 +39,7 @@ from ._render import (
     check_card,
     register_renderer,
     render_checks_report,
+    svg_image,
 )
 from ._result import CheckResult, SubjectRef
 from ._schema import Schema, infer_schema, validate
@@ -41,8 +49,12 @@ __all__ = [
     "STATUSES",
     "CheckResult",
     "CheckSpec",
+    "Explanation",
+    "FairnessMitigation",
     "GateFailed",
+    "MitigatedModel",
     "Product",
+    "RecourseResult",
     "Renderer",
     "Schema",
     "SubjectRef",
@@ -52,16 +64,23 @@ __all__ = [
     "check_card",
     "confident_learning",
     "data_quality",
+    "disparity_table",
+    "explain",
+    "fairness",
+    "fairness_mitigate",
+    "fairness_table",
     "gate",
     "get_check",
     "infer_schema",
     "label_issues",
     "leakage",
     "produce",
+    "recourse",
     "register_check",
     "register_renderer",
     "render_checks_report",
     "report",
+    "svg_image",
     "validate",
     "worst",
 ]

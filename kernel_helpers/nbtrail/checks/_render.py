@@ -28,6 +28,7 @@ __all__ = [
     "register_renderer",
     "render_checks_report",
     "renderer_for",
+    "svg_image",
 ]
 
 MAX_ROWS_SHOWN = 200
@@ -69,11 +70,16 @@ class Renderer:
         Findings columns the interactive view offers as filters (where present).
     measure : tuple of str
         Findings columns, in order of preference, summed per ``column`` for the bar chart.
+    widget : callable, optional
+        ``widget(result) -> ipywidgets.Widget``: the kind's own interactive view (a metric
+        picker over per-group bars, a row picker over explanations). Default: the findings
+        with filters (:class:`~._widget.CheckWidget`).
     """
 
     body: Callable | None = None
     filters: tuple[str, ...] = ("column", "rule", "status")
     measure: tuple[str, ...] = ("failures", "count", "rows")
+    widget: Callable | None = None
 
 
 _RENDERERS: dict[str, Renderer] = {}
@@ -90,6 +96,21 @@ def register_renderer(kind: str, renderer: Renderer | None = None, **fields) -> 
 def renderer_for(kind: str | None) -> Renderer:
     """The renderer registered for a kind of check, or the default one."""
     return _RENDERERS.get(kind or "", _DEFAULT)
+
+
+def svg_image(svg: str, *, alt: str) -> str:
+    """Embed an SVG drawing as an ``<img>`` with a data URL.
+
+    It survives JupyterLab's sanitizer (which strips inline ``<svg>``), runs no script (an
+    image never does) and fits the report's Content-Security-Policy (``img-src data:``).
+    """
+    import base64
+
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        f"<img alt='{escape(alt)}' style='max-width:100%;height:auto' "
+        f"src='data:image/svg+xml;base64,{data}'>"
+    )
 
 
 def escape(value) -> str:

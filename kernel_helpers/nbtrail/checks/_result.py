@@ -180,9 +180,11 @@ class CheckResult:
 
     def widget(self):
         """An ipywidgets view: badge, metrics, filterable findings, a chart of findings."""
+        from ._render import renderer_for
         from ._widget import CheckWidget
 
-        return CheckWidget(self)
+        own = renderer_for(self.kind).widget
+        return own(self) if own is not None else CheckWidget(self)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/plain": repr(self), "text/html": self.to_html()}
