@@ -339,11 +339,11 @@ def test_fairness_widget_switches_metric_and_the_panel_shows_its_card(lab, brows
     assert select.locator("option").count() >= 6  # one picture per metric
     select.select_option(index=3)  # another metric than the one shown first
     assert select.input_value() != first_metric
-    page.wait_for_function(
-        "([el, before]) => el.getAttribute('src') !== before",
-        arg=[chart.element_handle(), first],
-        timeout=30_000,
-    )
+    # The HTML widget redraws by replacing its content: ask the locator again each time.
+    deadline = time.monotonic() + 30
+    while chart.get_attribute("src") == first and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert chart.get_attribute("src") != first, "the chart was not redrawn for the new metric"
     drawn = base64.b64decode(chart.get_attribute("src").split(",", 1)[1]).decode()
     assert drawn.startswith("<svg") and "Female" in drawn and "Male" in drawn
     page.screenshot(path=str(screenshot_dir / "fairness-widget.png"))
