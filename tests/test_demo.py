@@ -37,6 +37,7 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     out = result.stdout
     assert "succeeded prepare_data" in out and "succeeded validate_data" in out
     assert "succeeded train" in out and "succeeded fairness_audit" in out
+    assert "succeeded export_model" in out
     assert "trail verifies" in out
     assert "lineage of models/model.joblib" in out
     for name in ("report.html", "junit.xml", ".nbtrail/trail.db", "models/model.joblib"):
@@ -48,7 +49,13 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         (pipeline,) = trail.runs(kind="pipeline")
         assert pipeline.status == "succeeded"
         steps = {r.name: r for r in trail.runs(parent=pipeline.id)}
-        assert set(steps) == {"prepare_data", "validate_data", "train", "fairness_audit"}
+        assert set(steps) == {
+            "prepare_data",
+            "validate_data",
+            "train",
+            "fairness_audit",
+            "export_model",
+        }
         audit = [steps["fairness_audit"].id] + [
             r.id for r in trail.descendants(steps["fairness_audit"].id)
         ]
@@ -66,6 +73,19 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
             assert verdicts["explanations"].status == "pass"
         else:
             assert "explanations" not in verdicts
+        exported = [steps["export_model"].id] + [
+            r.id for r in trail.descendants(steps["export_model"].id)
+        ]
+        accepted = {c.kind: c for c in trail.checks(exported)}
+        if importlib.util.find_spec("skl2onnx") is not None:  # the export extra
+            assert accepted["onnx_parity"].status == "pass"
+            assert accepted["onnx_parity"].metrics["label_agreement"] == 1.0
+            assert accepted["latency"].status == "pass" and "compression" in accepted
+            onnx_file = trail.get_artifact(Path("models/model.onnx"))
+            upstream = trail.lineage(onnx_file.id, direction="upstream", depth=1)
+            assert f"artifact:{judged['model']}" in upstream.nodes  # model -> onnx
+        else:
+            assert not accepted and not (folder / "models" / "model.onnx").exists()
         tree = [steps["validate_data"].id] + [
             r.id for r in trail.descendants(steps["validate_data"].id)
         ]
@@ -104,7 +124,7 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         timeout=900,
     )
     assert again.returncode == 0, again.stderr
-    for step in ("prepare_data", "validate_data", "train", "fairness_audit"):
+    for step in ("prepare_data", "validate_data", "train", "fairness_audit", "export_model"):
         assert f"reused    {step}" in again.stdout
     with open_trail() as trail:
         assert len(trail.runs(kind="pipeline")) == 2

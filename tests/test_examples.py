@@ -131,3 +131,26 @@ def test_german_credit_example_leaves_audit_mitigation_explanation_and_recourse(
         assert trail.verify().ok
     page = (tmp_path / "reports" / "german_credit.html").read_text()
     assert "<script" not in page.lower() and page.count("data:image/svg+xml") >= 7
+
+
+def test_export_example_exports_with_parity_and_runs_the_file_on_new_rows(tmp_path):
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    nb = _execute("export_adult.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    with open_trail(tmp_path, readonly=True) as trail:
+        session = trail.runs(kind="session")[0]
+        tree = [session.id] + [r.id for r in trail.descendants(session.id)]
+        found = {c.kind: c for c in trail.checks(tree)}
+        assert found["onnx_parity"].status == "pass"
+        assert found["onnx_parity"].metrics["label_agreement"] == 1.0  # scaler folded: exact
+        assert {"latency", "compression"} <= set(found)
+        onnx_file = trail.get_artifact(tmp_path / "models" / "adult.onnx")
+        upstream = trail.lineage(onnx_file.id, direction="upstream", depth=1)
+        assert "model" in {n["kind"] for n in upstream.nodes.values()}
+        assert trail.verify().ok
+    # The last cell ran the exported file on new rows: the same labels as the pipeline's.
+    printed = next(o["text"] for o in nb.cells[-1].outputs if o.output_type == "stream")
+    onnx_labels, sklearn_labels = printed.strip().split("] [")
+    assert onnx_labels + "]" == "[" + sklearn_labels

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["HOME_DIRNAME", "Privacy", "Settings", "current_actor", "load_settings"]
+__all__ = ["HOME_DIRNAME", "ExportBudget", "Privacy", "Settings", "current_actor", "load_settings"]
 
 HOME_DIRNAME = ".nbtrail"
 
-_KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy"}
+_KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy", "export"}
 _PRIVACY_KEYS = {"identifiers", "examples"}
+_EXPORT_KEYS = {"p99_ms", "max_mb", "min_label_agreement", "max_proba_diff"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,28 @@ class Privacy:
 
     identifiers: tuple[str, ...] = ()
     examples: bool = True
+
+
+@dataclass(frozen=True)
+class ExportBudget:
+    """Gates for exported models (``[tool.nbtrail.export]``); None leaves a gate off.
+
+    Attributes
+    ----------
+    p99_ms : float or None
+        Largest single-row p99 latency of the exported model, in milliseconds.
+    max_mb : float or None
+        Largest model file, in megabytes (10**6 bytes).
+    min_label_agreement : float
+        Smallest share of labels identical to scikit-learn's (vote ties counted apart).
+    max_proba_diff : float
+        Largest |probability difference| from scikit-learn.
+    """
+
+    p99_ms: float | None = None
+    max_mb: float | None = None
+    min_label_agreement: float = 1.0
+    max_proba_diff: float = 1e-5
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,7 @@ class Settings:
     config_file: Path | None = None
     home_source: str | None = None
     privacy: Privacy = field(default_factory=Privacy)
+    export: ExportBudget = field(default_factory=ExportBudget)
 
 
 def current_actor(env: os._Environ | dict | None = None) -> str:
@@ -152,6 +176,27 @@ def _privacy(table, path: Path | None) -> Privacy:
     return Privacy(identifiers=tuple(identifiers), examples=examples)
 
 
+def _export(table, path: Path | None) -> ExportBudget:
+    """Validate ``[tool.nbtrail.export]``: a typo must not silently turn a gate off."""
+    if table is None:
+        return ExportBudget()
+    where = f"{path}: " if path else ""
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}export must be a table ([tool.nbtrail.export])")
+    unknown = set(table) - _EXPORT_KEYS
+    if unknown:
+        raise UsageError(
+            f"{where}unknown export setting {sorted(unknown)[0]!r}; "
+            f"known settings are {', '.join(sorted(_EXPORT_KEYS))}"
+        )
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise UsageError(f"{where}export.{key} must be a non-negative number, got {value!r}")
+    if table.get("min_label_agreement", 1.0) > 1:
+        raise UsageError(f"{where}export.min_label_agreement is a share, at most 1")
+    return ExportBudget(**{k: float(v) for k, v in table.items()})
+
+
 def load_settings(start: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
     """Resolve the settings that apply in ``start`` (default: the working directory).
 
@@ -189,6 +234,7 @@ def load_settings(start: str | os.PathLike | None = None, env: dict | None = Non
     key = env.get("NBTRAIL_SIGNING_KEY")
     return Settings(
         privacy=_privacy(data.get("privacy"), config_file),
+        export=_export(data.get("export"), config_file),
         home=home,
         store_url=env.get("NBTRAIL_STORE_URL") or data.get("store_url") or None,
         blob_url=blob_url or None,

@@ -26,8 +26,10 @@ from ._explain import Explanation, explain
 from ._fairness import disparity_table, fairness, fairness_table
 from ._gate import gate
 from ._labels import confident_learning, label_issues
+from ._latency import latency
 from ._leakage import leakage
 from ._mitigate import FairnessMitigation, MitigatedModel, fairness_mitigate
+from ._onnx_parity import onnx_parity
 from ._producer import Product, produce
 from ._quality import data_quality
 from ._recourse import RecourseResult, recourse
@@ -73,7 +75,9 @@ __all__ = [
     "get_check",
     "infer_schema",
     "label_issues",
+    "latency",
     "leakage",
+    "onnx_parity",
     "produce",
     "recourse",
     "register_check",

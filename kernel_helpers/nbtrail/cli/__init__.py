@@ -5,7 +5,7 @@ Exit codes are decided here, not by the errors: 0 ok; 1 a check, gate or run fai
 folder, newer schema, a damaged trail database, a bad spec or parameter), always as one line
 on stderr that names the culprit, never a traceback. Input is checked before anything runs:
 a command refused for bad input has recorded nothing. Commands that only read (``runs``,
-``show``, ``checks``, ``lineage``, ``verify``, ``export``, ``checkout``) open the trail
+``show``, ``checks``, ``lineage``, ``verify``, ``export openlineage``, ``checkout``) open the trail
 read-only: they never migrate it, never mark runs aborted, never write an event.
 
 The commands live in :mod:`._commands`; what keeps bad input to one line lives in
@@ -26,10 +26,12 @@ from ._commands import (
     cmd_checkout,
     cmd_checks,
     cmd_demo,
+    cmd_export_onnx,
     cmd_export_openlineage,
     cmd_init,
     cmd_lineage,
     cmd_pipeline_run,
+    cmd_predict,
     cmd_reproduce,
     cmd_run,
     cmd_runs,
@@ -139,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", help="file to write (default: standard output)")
     q.add_argument("--namespace", default="nbtrail", help="OpenLineage job namespace")
     q.set_defaults(func=cmd_export_openlineage)
+    q = targets.add_parser("onnx", help="a fitted scikit-learn model as ONNX, parity-checked")
+    q.add_argument("model", help="the fitted model (a joblib or pickle file)")
+    q.add_argument("--sample", required=True, help="CSV or Parquet rows of the model's input")
+    q.add_argument("-o", "--output", help="the .onnx file (default: MODEL with .onnx)")
+    q.add_argument("--holdout", help="CSV or Parquet rows for the checks (default: the sample)")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.set_defaults(func=cmd_export_onnx)
+
+    p = sub.add_parser("predict", help="run an exported ONNX model on a CSV or Parquet file")
+    p.add_argument("onnx", help="the .onnx file")
+    p.add_argument("data", help="CSV or Parquet rows with the model's input columns")
+    p.add_argument("-o", "--output", help="CSV to write (default: standard output)")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("run", help="execute a template notebook as an audited run")
     p.add_argument("notebook", help="the template (.ipynb, with a 'parameters' cell)")

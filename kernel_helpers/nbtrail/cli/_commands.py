@@ -237,6 +237,87 @@ def cmd_export_openlineage(args) -> int:
     return EXIT_OK
 
 
+def _open_trail_if_any():
+    """The trail that applies here, to write, or None: export never creates one."""
+    from ..errors import TrailNotFound
+    from ..store import open_trail
+
+    try:
+        return open_trail()
+    except TrailNotFound:
+        return None
+
+
+def cmd_export_onnx(args) -> int:
+    from .. import recording
+    from ..export.onnx import convert, load_model, onnx, read_frame
+
+    model = load_model(args.model)
+    if args.output is None:
+        args.output = str(Path(args.model).with_suffix(".onnx"))
+    check_outputs(args, ("--output",))
+    sample = read_frame(args.sample)
+    holdout = read_frame(args.holdout) if args.holdout else None
+    converted = convert(model, sample)  # refused here, before a run is started or a file written
+    trail = _open_trail_if_any()
+    if trail is None:
+        result = onnx(model, sample, args.output, holdout=holdout, converted=converted)
+    else:
+        with trail, trail.start_run(f"export onnx {Path(args.model).name}") as run:
+            recording.activate(run)
+            try:
+                result = onnx(model, sample, args.output, holdout=holdout, converted=converted)
+            finally:
+                recording.deactivate(run)
+    failed = [c for c in result.checks if c.status in ("fail", "error")]
+    if args.json:
+        _print_json(
+            {
+                "path": result.path,
+                "size_bytes": result.size_bytes,
+                "signature": result.signature,
+                "status": result.status,
+                "checks": [
+                    {"name": c.name, "status": c.status, "summary": c.summary, "metrics": c.metrics}
+                    for c in result.checks
+                ],
+            }
+        )
+    else:
+        print(f"wrote {shown(result.path)} ({result.size_bytes:,} bytes)")
+        for c in result.checks:
+            print(f"{c.name}: {c.status}: {shown(c.summary)}")
+    for c in failed:
+        print(f"nbtrail: gate {c.name} failed: {shown(c.summary)}", file=sys.stderr)
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    import pandas as pd
+
+    from ..export.onnx import OnnxModel, read_frame
+
+    check_outputs(args, ("--output",))
+    model = OnnxModel(args.onnx)
+    frame = read_frame(args.data)
+    labels = model.predict(frame)
+    out = {"prediction": labels}
+    if model.classes_ is not None and model.has_proba:
+        proba = model.predict_proba(frame)
+        for k, label in enumerate(model.classes_):
+            out[f"proba_{label}"] = proba[:, k]
+    table = pd.DataFrame(out, index=frame.index)
+    if args.output in (None, "-"):
+        table.to_csv(sys.stdout, index=False)
+    else:
+        try:
+            table.to_csv(args.output, index=False)
+        except OSError as exc:
+            raise UsageError(f"{shown(args.output)}: cannot write ({exc.strerror})") from None
+        print(f"wrote {len(table):,} predictions to {shown(args.output)}")
+    return EXIT_OK
+
+
 def _parameters(args) -> dict:
     values: dict = {}
     check_text_arguments(args.parameter, "-p")
