@@ -269,6 +269,9 @@ def test_the_runtime_takes_unseen_categories_missing_values_and_single_records(a
 def test_export_records_the_file_derived_from_the_model_with_its_checks(adult, models, tmp_path):
     _train, _y, test, _cat, _num = adult
     model = models["lr"]
+    from nbtrail.capture.hooks import install_audit_hook
+
+    install_audit_hook()  # as any capture test before this one in the process leaves it
     trail = make_trail(f"sqlite:///{tmp_path / 'trail.db'}", tmp_path / "objects")
     target = tmp_path / "lr.onnx"
     with trail, trail.start_run("export") as run:

@@ -418,8 +418,8 @@ def _audit(event: str, args) -> None:
     if event == "open":
         _audit_open(args)
     elif event in _PROCESS_EVENTS or event == "urllib.Request":
-        session = recording.active()
-        if session is None or recording.is_quiet():
+        session = _capturing()
+        if session is None:
             return
         try:
             if event == "urllib.Request":
@@ -430,11 +430,19 @@ def _audit(event: str, args) -> None:
             session.count_error(f"audit hook ({event})")
 
 
+def _capturing():
+    """The active recorder if it is a capture session (a plain Run records what it is told)."""
+    session = recording.active()
+    if session is None or recording.is_quiet() or not hasattr(session, "saw_file"):
+        return None
+    return session
+
+
 def _audit_open(args) -> None:
     # Reads inside hooked calls count too (a vectorizer reading files inside its fit): a path
     # a hook recorded itself is recorded once, by the hook.
-    session = recording.active()
-    if session is None or recording.is_quiet():
+    session = _capturing()
+    if session is None:
         return
     path, mode, flags = args
     if isinstance(path, int) or path is None:
