@@ -121,6 +121,31 @@ def test_a_budget_nothing_meets_fails_the_gate(forest, adult):
         result.raise_for_status()
 
 
+def test_the_project_budget_applies_when_none_is_given(forest, adult, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[tool.nbtrail.export]\nmax_mb = 0.000001\n")
+    monkeypatch.chdir(tmp_path)
+    result = run(forest, adult, fidelity_floor=0.5, levers=("prune",))
+    assert result.status == "fail" and result.check.thresholds["max_mb"] == 1e-6
+    measured = result.table[result.table["fidelity"].notna()]
+    assert measured["reason"].str.contains("MB over 1e-06 MB").all()
+    kept = run(forest, adult, fidelity_floor=0.5, levers=("prune",), budget={"max_mb": 1e3})
+    assert kept.status == "pass"  # an explicit budget replaces the project's
+
+
+def test_a_candidate_whose_export_changes_decisions_is_never_chosen(
+    forest, adult, tmp_path, monkeypatch
+):
+    # probabilities must match exactly: float32 tree sums and logistic outputs cannot
+    (tmp_path / "pyproject.toml").write_text("[tool.nbtrail.export]\nmax_proba_diff = 0.0\n")
+    monkeypatch.chdir(tmp_path)
+    result = run(forest, adult, fidelity_floor=0.5, levers=("prune", "distill"))
+    table = result.table[result.table["fidelity"].notna()]
+    unfaithful = table["reason"].str.contains("its ONNX export changes decisions")
+    assert unfaithful.any()
+    assert not table.loc[unfaithful, "chosen"].any()
+    assert table["onnx_parity"].between(0, 1).all()
+
+
 def test_mlp_is_quantized_and_measured_like_any_export(adult):
     X, y, _, _ = adult
     with warnings.catch_warnings():  # a small MLP on 1,500 rows stops before converging
@@ -185,10 +210,14 @@ def test_without_labels_accuracy_is_left_empty_and_a_quarter_is_held_out(forest,
 def test_candidates_and_the_check_are_recorded_with_lineage(trail, forest, adult):
     with trail.start_run("compress") as r:
         result = run(forest, adult, fidelity_floor=0.5, levers=("prune",), run=r)
-    chosen = next(p for p in result.products if p.checks)
-    assert chosen.checks[0] is result.check and chosen.status == "pass"
+    chosen = next(p for p in result.products if result.check in p.checks)
+    assert chosen.status == "pass"
+    # the chosen candidate carries its own export's parity check and the compression verdict
+    assert sorted(c.name for c in chosen.checks) == ["compression", "onnx_parity"]
     verdicts = trail.checks(artifact=chosen.digest)
-    assert [c.kind for c in verdicts] == ["compression"]
+    assert sorted(c.kind for c in verdicts) == ["compression", "onnx_parity"]
+    parity = [p for p in result.products if [c.name for c in p.checks] == ["onnx_parity"]]
+    assert len(parity) == len(result.products) - 1  # every other candidate: its parity only
     teacher = result.products[0].inputs["teacher"]
     assert all(p.inputs == {"teacher": teacher} for p in result.products)
 

@@ -30,6 +30,7 @@ from ._latency import latency
 from ._leakage import leakage
 from ._mitigate import FairnessMitigation, MitigatedModel, fairness_mitigate
 from ._onnx_parity import onnx_parity
+from ._onnx_runner import META_CLASSES, META_COLUMNS, META_INPUTS, MISSING, OnnxRunner
 from ._producer import Product, produce
 from ._quality import data_quality
 from ._recourse import RecourseResult, recourse
@@ -48,6 +49,10 @@ from ._schema import Schema, infer_schema, validate
 
 __all__ = [
     "CHECK_CSS",
+    "META_CLASSES",
+    "META_COLUMNS",
+    "META_INPUTS",
+    "MISSING",
     "STATUSES",
     "CheckResult",
     "CheckSpec",
@@ -55,6 +60,7 @@ __all__ = [
     "FairnessMitigation",
     "GateFailed",
     "MitigatedModel",
+    "OnnxRunner",
     "Product",
     "RecourseResult",
     "Renderer",

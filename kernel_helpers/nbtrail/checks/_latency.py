@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..config import load_settings
 from ..errors import UsageError
-from ._onnx_parity import OrtRunner
+from ._onnx_runner import OnnxRunner
 from ._registry import check
 from ._render import escape, findings_table, metrics_table, register_renderer, svg_image
 from ._result import CheckResult
@@ -94,7 +94,7 @@ def latency(
     for label, value in (("rows", rows), ("repeats", repeats), ("batch_rows", batch_rows)):
         if not isinstance(value, int) or value < 1:
             raise UsageError(f"latency: {label} must be a positive integer, got {value!r}")
-    runner = OrtRunner(onnx_model)
+    runner = OnnxRunner(onnx_model)
     sample = X.head(rows)
     frames = [sample.iloc[[i]] for i in range(len(sample))]
     records = sample.to_dict("records")

@@ -6,104 +6,23 @@ compares labels and probabilities. Exact vote ties (two classes with the same pr
 50 of 100 trees) are broken one way by scikit-learn and the other way by onnxruntime: they are
 counted apart, not as disagreements, since neither answer is wrong.
 
-The model runs in onnxruntime here, not through ``nbtrail.export`` (checks sit below export).
+The model runs through :class:`OnnxRunner`, as ``nbtrail.export.OnnxModel`` does.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from .._optional import require
 from ..config import load_settings
 from ..errors import UsageError
+from ._onnx_runner import OnnxRunner
 from ._registry import check
 from ._result import CheckResult
 
-__all__ = ["OrtRunner", "onnx_parity"]
+__all__ = ["onnx_parity"]
 
-_MISSING = "nbtrail:missing"  # how nbtrail.export feeds a missing string (its metadata says so)
-_NUMPY = {
-    "tensor(string)": object,
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(bool)": np.bool_,
-}
 TIE_TOLERANCE = 1e-12  # top two scikit-learn probabilities this close are a tie
-
-
-class OrtRunner:
-    """An onnxruntime session over bytes, a ModelProto, a path or an object that has one."""
-
-    def __init__(self, source):
-        runner = getattr(source, "session", None)
-        if runner is not None:  # an nbtrail.export.OnnxModel: reuse its session
-            self.session, self.size_bytes = runner, int(source.size_bytes)
-        else:
-            ort = require("onnxruntime", purpose="checking ONNX models")
-            data = _read(source)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.log_severity_level = 3
-            try:
-                self.session = ort.InferenceSession(
-                    data, sess_options=options, providers=["CPUExecutionProvider"]
-                )
-            except Exception as exc:  # noqa: BLE001 - onnxruntime's own exception types
-                raise UsageError(f"not a loadable ONNX model: {str(exc)[:300]}") from None
-            self.size_bytes = len(data)
-        self.inputs = {i.name: _NUMPY.get(i.type, np.float32) for i in self.session.get_inputs()}
-
-    def feed(self, frame: pd.DataFrame) -> dict:
-        missing = [c for c in self.inputs if c not in frame.columns]
-        if missing:
-            raise UsageError(f"columns missing for the ONNX model: {', '.join(missing)}")
-        out = {}
-        for name, dtype in self.inputs.items():
-            if dtype is object:
-                values = frame[name].to_numpy(dtype=object)
-                values = np.where(pd.isna(values), _MISSING, values).astype(str).astype(object)
-            else:
-                if not pd.api.types.is_numeric_dtype(frame[name]):
-                    raise UsageError(f"column {name!r} must be numeric, got {frame[name].dtype}")
-                values = frame[name].to_numpy(dtype=dtype, na_value=np.nan)
-            out[name] = values.reshape(-1, 1)
-        return out
-
-    def feed_one(self, record: dict) -> dict:
-        out = {}
-        for name, dtype in self.inputs.items():
-            value = record[name]
-            if dtype is object:
-                value = _MISSING if value is None or value != value else str(value)
-            out[name] = np.array([[value]], dtype=dtype)
-        return out
-
-    def run(self, feed: dict):
-        label, *rest = self.session.run(None, feed)
-        proba = np.asarray(rest[0], dtype=np.float64) if rest else None
-        return np.asarray(label).ravel(), proba
-
-
-def _read(source) -> bytes:
-    if isinstance(source, bytes | bytearray):
-        return bytes(source)
-    if hasattr(source, "SerializeToString"):
-        return source.SerializeToString()
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if path.is_dir():
-            raise UsageError(f"ONNX model path {str(path)!r} is a folder, not a .onnx file")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read ONNX model {str(path)!r}: {exc.strerror}") from None
-    raise UsageError(f"an ONNX model is bytes or a path, got {type(source).__name__}")
 
 
 def _labels_like(raw: np.ndarray, classes) -> np.ndarray:
@@ -147,7 +66,7 @@ def onnx_parity(
         raise UsageError("onnx_parity needs a non-empty DataFrame X of held-out rows")
     if not 0 <= min_agree <= 1:
         raise UsageError(f"min_label_agreement is a share in [0, 1], got {min_agree!r}")
-    runner = OrtRunner(onnx_model)
+    runner = OnnxRunner(onnx_model)
     feed = runner.feed(X)
     thresholds = {"min_label_agreement": min_agree, "max_proba_diff": max_diff}
     try:

@@ -2,9 +2,10 @@
 
 Choices, each for parity with scikit-learn:
 
-* one ONNX input per DataFrame column, named like it, shape [None, 1]: strings as
-  StringTensorType (a missing string is fed as :data:`MISSING`, the name the copy gives the
-  NaN category scikit-learn learned), numbers as FloatTensorType. Not double: ONNX tree
+* skl2onnx converts with one input per DataFrame column, named like it, shape [None, 1]:
+  strings as StringTensorType (a missing string is fed as :data:`MISSING`, the name the copy
+  gives the NaN category scikit-learn learned), numbers as FloatTensorType; the result is then
+  regrouped into one string and one number input (:mod:`._group`). Not double: ONNX tree
   operators cast their input to float32 anyway, skl2onnx's linear and MLP graphs fail to load
   with double inputs, and its Imputer has no double kernel. What float32 would break is a
   scaler in front of trees, so that is removed instead (next point);
@@ -28,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from .._optional import require
+from ..checks import META_CLASSES, META_COLUMNS, MISSING
 from ..errors import UsageError
-from ._runtime import META_CLASSES, META_COLUMNS, MISSING
+from ._group import group_inputs
 
 __all__ = ["column_kinds", "convert", "input_signature"]
 
@@ -277,6 +279,7 @@ def convert(model, sample: pd.DataFrame):
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
+    group_inputs(proto, kinds)
     return proto
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import onnx_parity
 from ..errors import MissingExtra
 
 QUANTIZABLE = {"MatMul", "Gemm"}
@@ -33,6 +34,7 @@ class Candidate:
     row: dict = field(default_factory=dict)
     build: object = field(default=None, repr=False)  # makes ``obj`` when the lever is tried
     blob: bytes | None = field(default=None, repr=False)  # its ONNX bytes, once measured
+    parity: object = field(default=None, repr=False)  # onnx_parity of its export, when it has one
 
 
 def onnx_tools():
@@ -282,6 +284,9 @@ def measure(cand, tools, sample, X_eval, y_eval, teacher_labels, latency_rows: i
                 cand.note = (cand.note + "; " if cand.note else "") + (
                     f"no ONNX ({type(exc).__name__}: {first_line(exc)})"
                 )
+    if runtime is not None and not isinstance(cand.obj, bytes):
+        # its own export must make its decisions, or its size and latency are not its own
+        cand.parity = onnx_parity(cand.obj, runtime, X_eval, name="onnx_parity")
     rows = X_eval.head(latency_rows)
     if runtime is not None:
         records = rows.to_dict("records")
@@ -305,6 +310,9 @@ def measure(cand, tools, sample, X_eval, y_eval, teacher_labels, latency_rows: i
         "p50_ms": p50,
         "p99_ms": p99,
         "engine": engine,
+        "onnx_parity": (
+            np.nan if cand.parity is None else cand.parity.metrics.get("label_agreement", 0.0)
+        ),
         "reason": cand.note,
     }
     return cand.row

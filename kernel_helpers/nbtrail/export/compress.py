@@ -31,6 +31,7 @@ import pandas as pd
 
 from .._optional import require
 from ..checks import CheckResult, Product, check, check_card, produce, register_renderer, svg_image
+from ..config import load_settings
 from ..errors import GateFailed, UsageError
 from ._levers import (
     Candidate,
@@ -57,6 +58,7 @@ COLUMNS = [
     "p50_ms",
     "p99_ms",
     "engine",
+    "onnx_parity",
     "size_reduction",
     "speedup",
     "chosen",
@@ -68,8 +70,9 @@ COLUMNS = [
 
 
 def _check_budget(budget) -> dict:
-    if budget is None:
-        return {}
+    if budget is None:  # the export gates of [tool.nbtrail.export] that are set
+        export = load_settings().export
+        return {k: getattr(export, k) for k in ("max_mb", "p99_ms") if getattr(export, k)}
     if not isinstance(budget, dict):
         raise UsageError(f"budget must be a dict with keys {BUDGET_KEYS}, got {budget!r}")
     unknown = set(budget) - set(BUDGET_KEYS)
@@ -91,7 +94,9 @@ def _over_budget(row: dict, budget: dict) -> str:
     return "; ".join(over)
 
 
-def _choose(table: pd.DataFrame, floor: float, budget: dict, prefer: str) -> pd.DataFrame:
+def _choose(
+    table: pd.DataFrame, floor: float, budget: dict, prefer: str, parity_failed=()
+) -> pd.DataFrame:
     table = table.copy()
     table["chosen"] = False
     measured = table["fidelity"].notna()
@@ -100,6 +105,10 @@ def _choose(table: pd.DataFrame, floor: float, budget: dict, prefer: str) -> pd.
         why = []
         if row["fidelity"] < floor:
             why.append(f"fidelity {row['fidelity']:.2%} below the floor {floor:.2%}")
+        if i in parity_failed:
+            why.append(
+                f"its ONNX export changes decisions ({row['onnx_parity']:.2%} labels identical)"
+            )
         over = _over_budget(row, budget)
         if over:
             why.append(over)
@@ -254,7 +263,9 @@ class Compression:
     ----------
     table : pandas.DataFrame
         One row per candidate (the original first): lever, variant, fidelity, accuracy_delta,
-        size_bytes, size_of, p50_ms, p99_ms, engine, size_reduction, speedup, chosen, reason.
+        size_bytes, size_of, p50_ms, p99_ms, engine, onnx_parity (share of the candidate's own
+        labels its ONNX export reproduces; a candidate whose export fails ``onnx_parity`` is
+        never chosen), size_reduction, speedup, chosen, reason.
     model : object
         The chosen candidate: a fitted estimator, or ONNX bytes (quantized); the original when
         nothing smaller qualified.
@@ -335,7 +346,8 @@ def compress(
         Rows fidelity, accuracy and latency are measured on. Default: a random quarter of
         ``X`` held out (the rest is fitted on).
     budget : dict, optional
-        Limits a candidate must meet: ``max_mb``, ``p50_ms``, ``p99_ms``.
+        Limits a candidate must meet: ``max_mb``, ``p50_ms``, ``p99_ms``. Default: the
+        ``max_mb`` and ``p99_ms`` gates of ``[tool.nbtrail.export]``, where set.
     fidelity_floor : float
         The least label agreement with the teacher on held-out rows a candidate may have.
     prefer : {"size", "latency"}
@@ -424,12 +436,19 @@ def compress(
         tried.append(cand)
 
     table = _table(tried, original.row)
-    table = _choose(table, float(fidelity_floor), budget, prefer)
+    unfaithful = {i for i, c in enumerate(tried) if c.parity is not None and not c.parity.passed}
+    table = _choose(table, float(fidelity_floor), budget, prefer, unfaithful)
     measured = [c for c in tried if c.row]
     products: list[Product] = []
     for c in measured[1:]:
         label = f"{name}/{c.lever}/{c.variant}"
-        products.append(produce(c.obj, name=label, inputs={"teacher": model}, run=run))
+        product = produce(c.obj, name=label, inputs={"teacher": model}, run=run)
+        if c.parity is not None:
+            if run is not None:
+                c.parity.record(run)
+            if product.digest in {s.digest for s in c.parity.subjects}:
+                product.accept(c.parity)
+        products.append(product)
     picked = table.index[table["chosen"]]
     chosen_obj = tried[picked[0]].obj if len(picked) else None
     verdict = compression(
