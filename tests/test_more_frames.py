@@ -296,3 +296,71 @@ def test_a_third_party_reader_registers_like_the_built_in_ones(home, tmp_path):
         assert cells[4][0] == ["nums.bin"]
         arr = next(a for a in trail.artifacts(kind="ndarray"))
         assert "nums.bin" in _upstream_names(trail, arr.id)
+
+
+# -- DuckDB statements that write, or read inside a write --------------------------------------
+
+DUCK_STATEMENTS = [
+    (
+        "COPY (SELECT * FROM 'train.csv' WHERE a > 0) TO 'pos.parquet' (FORMAT parquet)",
+        ["train.csv"],
+        ["pos.parquet"],
+    ),
+    ("COPY t TO 'it''s.csv' (HEADER)", [], ["it's.csv"]),
+    ("COPY t FROM 'train.csv'", ["train.csv"], []),
+    ("CREATE TABLE t AS FROM 'train.csv'", ["train.csv"], []),
+    (
+        "CREATE OR REPLACE TABLE t AS WITH x AS (FROM 'train.csv') SELECT * FROM x",
+        ["train.csv"],
+        [],
+    ),
+    ("INSERT INTO t SELECT * FROM read_csv(['train.csv'])", ["train.csv"], []),
+    ("select 1; copy (from 'train.csv') to 'x.csv'", ["train.csv"], ["x.csv"]),
+    ("CREATE TABLE u (a INT)", [], []),
+    ("COPY t TO", [], []),  # not a statement: DuckDB refuses it in the call
+    ("garbage ((", [], []),
+]
+
+
+@pytest.mark.parametrize(("sql", "read", "written"), DUCK_STATEMENTS)
+def test_duckdb_statements_are_read_for_their_files_by_duckdb_itself(
+    sql, read, written, tmp_path, monkeypatch
+):
+    pytest.importorskip("duckdb")
+    from nbtrail.capture._duck import sql_io
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.csv").write_text("a,b\n1,2\n-3,4\n")
+    assert tuple(sql_io(sql)) == (read, written)
+
+
+DUCK_CELLS = (
+    "%load_ext nbtrail",
+    "import duckdb\ncon = duckdb.connect()",
+    "duckdb.sql(\"COPY (SELECT * FROM 'train.csv' WHERE a > 0) TO 'pos.parquet'\")",
+    "con.execute(\"CREATE TABLE t AS FROM 'train.csv'\")",
+    "con.execute(\"COPY t TO 'again.csv' (HEADER)\")",
+    "%trail",
+)
+
+
+def test_duckdb_copy_to_records_the_file_written_from_the_files_read(home, tmp_path):
+    pytest.importorskip("duckdb")
+    _session, execute, notebook, outputs_text = _kernel_helpers()
+    work = tmp_path / "duck"
+    work.mkdir()
+    (work / "train.csv").write_text("a,b\n1,2\n-3,4\n5,6\n")
+    nb = execute(notebook(*DUCK_CELLS), work)
+    status = outputs_text(nb.cells[-1])
+    assert re.search(r"capture errors\s+0\b", status), status
+
+    from nbtrail.store import open_trail
+
+    with open_trail(work) as trail:
+        cells = _cells(trail, _session(trail).id)
+        assert cells[3] == (["train.csv"], ["pos.parquet"])  # COPY (query) TO
+        assert cells[4] == (["train.csv"], [])  # CREATE TABLE ... AS FROM the file
+        assert cells[5][1] == ["again.csv"]  # COPY table TO
+        pos = trail.get_artifact(work / "pos.parquet")
+        assert "train.csv" in _upstream_names(trail, pos.id)
+        assert trail.verify().ok

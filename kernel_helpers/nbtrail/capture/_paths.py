@@ -12,13 +12,14 @@ kernels and worker pools in the temporary folder, and Python code files.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import site
 import sys
 import tempfile
 
-__all__ = ["Classifier"]
+__all__ = ["Classifier", "expand"]
 
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi", ".pyd", ".so", ".pth")
 _SYSTEM = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/", "/lib/", "/lib64/", "/run/", "/var/")
@@ -93,3 +94,16 @@ class Classifier:
         if full.startswith(self.environment) or real.startswith(self.environment):
             return None
         return "outside", full
+
+
+def expand(value) -> list:
+    """A path, a list of paths, or a glob, as the list of paths (file objects kept)."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [p for item in value for p in expand(item)]
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, str) and "://" not in value and any(c in value for c in "*?["):
+        return sorted(glob.glob(os.path.expanduser(value), recursive=True)) or [value]
+    return [value]

@@ -13,11 +13,12 @@ a third party would register theirs. What each records:
   ``write_dataset`` records the files under ``base_dir``. ``pyarrow.parquet``/``csv``/
   ``feather`` are in :mod:`.hooks`.
 * DuckDB ``sql``/``query``/``execute`` (module functions and connection methods): the files
-  a SELECT reads (``'x.parquet'`` as a table, ``read_csv([...])``, globs), found with DuckDB's
-  own parser (``json_serialize_sql``), never a regular expression; ``read_csv``,
-  ``read_parquet``, ``read_json``, ``from_*``: their path argument. A relation's ``df()``,
-  ``pl()``, ``arrow()`` results derive from the files of the query that made the relation.
-  Not covered: ``COPY ... TO`` and other writes in SQL, ``ATTACH``-ed databases.
+  each statement reads and writes (a SELECT's tables and table functions, ``COPY ... TO`` and
+  ``FROM``, ``CREATE TABLE ... AS`` and ``INSERT ... SELECT``), found with DuckDB's own parser
+  and tokenizer (:mod:`._duck`), never a regular expression; ``read_csv``, ``read_parquet``,
+  ``read_json``, ``from_*``: their path argument. A relation's ``df()``, ``pl()``, ``arrow()``
+  results derive from the files of the query that made the relation. Not covered:
+  ``ATTACH``-ed database files.
 
 polars and Arrow results are not followed by name the way pandas frames are: they are
 recorded by content (an artifact derived from the files, fingerprinted on the writer thread
@@ -28,13 +29,12 @@ derived from one it names, derives from its files.
 from __future__ import annotations
 
 import glob
-import json
 import os
-import sys
-import threading
 import weakref
 
 from ..fingerprints import is_columnar
+from ._duck import ReadsAndWrites, sql_io
+from ._paths import expand
 from .hooks import IOSpec, register_reader, register_writer
 
 __all__ = ["is_foreign", "record_call"]
@@ -91,11 +91,15 @@ def record_call(session, spec: IOSpec, arguments: dict, result) -> None:
         unit = session.unit
         if unit is None:
             return
-        paths = list(spec.paths(arguments, result) or ()) if spec.paths is not None else None
+        paths = spec.paths(arguments, result) if spec.paths is not None else None
+        written = []
+        if isinstance(paths, ReadsAndWrites):  # a SQL statement can do both (COPY ... TO)
+            paths, written = paths
+        paths = list(paths or ()) if spec.paths is not None else None
         before = len(unit.facts)
         if spec.action == "read":
             inherited = origins(arguments.get("self"))
-            if paths == [] and not inherited:
+            if paths == [] and not inherited and not written:
                 return  # a plan over data in memory, a relation capture did not see made
             if paths is None:
                 session.hooked(spec, PREBOUND, (), arguments, None)
@@ -103,6 +107,8 @@ def record_call(session, spec: IOSpec, arguments: dict, result) -> None:
                 session.hooked(_READ_ONE, PREBOUND, (), {"path": path}, None)
             digests = _used_digests(unit.facts[before:]) + inherited
             _adopt(session, unit, result, digests, _label(paths, arguments, spec))
+            for path in written:  # after the reads, as a sink's file (derived from them)
+                session.hooked(_WRITE_ONE, PREBOUND, (), {"path": path, "obj": None}, None)
             return
         obj = arguments.get(spec.obj) if spec.obj else None
         if paths is None:
@@ -234,32 +240,19 @@ def after_fit(session, X, y) -> None:
 # finding paths
 
 
-def _expand(value) -> list:
-    """A path, a list of paths, or a glob, as the list of paths (file objects kept)."""
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [p for item in value for p in _expand(item)]
-    if isinstance(value, bytes):
-        value = os.fsdecode(value)
-    if isinstance(value, str) and "://" not in value and any(c in value for c in "*?["):
-        return sorted(glob.glob(os.path.expanduser(value), recursive=True)) or [value]
-    return [value]
-
-
 def _arg(*names: str, index: int = 0):
     """Paths from the first named argument present (or positional ``args[index]``)."""
 
     def paths(arguments: dict, _result) -> list:
         for name in names:
             if name in arguments:
-                return _expand(arguments[name])
+                return expand(arguments[name])
         extra = arguments.get("kwargs") or {}
         for name in names:
             if name in extra:
-                return _expand(extra[name])
+                return expand(extra[name])
         args = arguments.get("args") or ()
-        return _expand(args[index]) if len(args) > index else []
+        return expand(args[index]) if len(args) > index else []
 
     return paths
 
@@ -285,7 +278,7 @@ def _polars_plan_paths(lazy) -> list | None:
             node = traverser.view_current_node()
             if type(node).__name__ == "Scan":
                 for path in getattr(node, "paths", None) or ():
-                    found.extend(_expand(os.fspath(path) if not isinstance(path, str) else path))
+                    found.extend(expand(os.fspath(path) if not isinstance(path, str) else path))
             stack.extend(traverser.get_inputs())
     except Exception:  # noqa: BLE001 - a private interface: when it changes, scans record
         return None
@@ -300,12 +293,12 @@ def _collected(arguments: dict, _result) -> list:
 def _scanned(arguments: dict, result) -> list:
     if result is not None and _polars_plan_paths(result) is not None:
         return []  # recorded when collected, as read then
-    return _expand(arguments.get("source"))
+    return expand(arguments.get("source"))
 
 
 def _dataset_files(arguments: dict, result) -> list:
     files = getattr(result, "files", None)
-    return list(files) if files else _expand(arguments.get("source"))
+    return list(files) if files else expand(arguments.get("source"))
 
 
 def _written_dataset(arguments: dict, _result) -> list:
@@ -318,70 +311,11 @@ def _written_dataset(arguments: dict, _result) -> list:
     )
 
 
-_duck_lock = threading.Lock()
-_duck_parser = None
-_TABLE_READERS = ("read_", "parquet_scan", "delta_scan", "iceberg_scan", "sniff_csv")
-
-
-def _sql_paths(text: str) -> list:
-    """Files a DuckDB SELECT reads, from DuckDB's own parse tree (``json_serialize_sql``)."""
-    global _duck_parser
-    duckdb = sys.modules.get("duckdb")
-    if duckdb is None or not isinstance(text, str):
-        return []
-    with _duck_lock:
-        if _duck_parser is None:
-            _duck_parser = duckdb.connect(":memory:")
-        tree = json.loads(
-            _duck_parser.execute("select json_serialize_sql(?)", [text]).fetchone()[0]
-        )
-    if tree.get("error"):
-        return []  # not a SELECT (COPY, CREATE ...): not parsed, not recorded
-    found: list = []
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        if node.get("type") == "BASE_TABLE" and not node.get("schema_name"):
-            name = node.get("table_name") or ""
-            if os.path.isfile(os.path.expanduser(name)) or any(c in name for c in "*?"):
-                found.extend(_expand(name))
-        elif node.get("type") == "TABLE_FUNCTION":
-            function = node.get("function") or {}
-            if str(function.get("function_name", "")).startswith(_TABLE_READERS):
-                arguments = function.get("arguments") or function.get("children") or []
-                if arguments:
-                    found.extend(_constants(arguments[0]))
-        stack.extend(node.values())
-    return list(dict.fromkeys(found))
-
-
-def _constants(node) -> list:
-    """String constants in a parse-tree argument (one, or a list of them), globs expanded."""
-    out: list = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            literal = item.get("literal") if item.get("class") == "CONSTANT" else None
-            if isinstance(literal, dict) and literal.get("kind") == "STRING":
-                out.extend(_expand(literal.get("text")))
-            else:
-                stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
-    return out
-
-
-def _query(arguments: dict, _result) -> list:
+def _query(arguments: dict, _result) -> ReadsAndWrites:
     text = arguments.get("query")
     if text is None:  # execute(): no Python signature, positional
         text = next((v for k, v in sorted(arguments.items()) if isinstance(v, str)), None)
-    return _sql_paths(text) if isinstance(text, str) else []
+    return sql_io(text)
 
 
 def _relation_result(_arguments: dict, _result) -> list:
@@ -412,7 +346,7 @@ register_writer("polars", "write_excel", owner="DataFrame", path_arg="workbook")
 
 
 def _sunk(arguments: dict, _result) -> list:
-    return _expand(arguments.get("path"))
+    return expand(arguments.get("path"))
 
 
 for _name in ("sink_csv", "sink_parquet", "sink_ipc", "sink_ndjson"):
