@@ -312,6 +312,12 @@ def _populate_every_column(trail, tmp_path):
             version="2",
             params={"strict": True},
         )
+    from nbtrail.store import NewBudget, set_budget, spend
+
+    first = set_budget(trail, NewBudget(source.id, "input.csv", 1.0, 1e-6, 1e-7))
+    set_budget(trail, NewBudget(source.id, "input.csv", 2.0, 1e-6), replace=True)
+    assert first.id  # the replacement points at it (budgets.replaces is filled)
+    spend(trail, [source.id], 0.5, 1e-8, mechanism="fit", run_id=run.id, note="conservative")
     return run
 
 

@@ -25,6 +25,15 @@ def _execute(name: str, folder: Path):
     return nb
 
 
+def _texts(nb) -> list[str]:
+    """Every output's text (stream text or the plain-text form of a result)."""
+    return [
+        o.get("text") or o.get("data", {}).get("text/plain", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    ]
+
+
 @pytest.fixture
 def executed(tmp_path):
     return tmp_path, _execute("adult_income.ipynb", tmp_path)
@@ -84,11 +93,7 @@ def test_audit_and_privacy_example_keeps_secrets_out_and_catches_the_edit(tmp_pa
     nb = _execute("audit_and_privacy.ipynb", tmp_path)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-    texts = [
-        o.get("text") or o.get("data", {}).get("text/plain", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-    ]
+    texts = _texts(nb)
     assert any("'password in the trail': False" in t for t in texts), texts
     assert any(t.startswith("trail verifies:") for t in texts), texts
     assert any("trail does NOT verify: metrics" in t for t in texts), texts
@@ -154,3 +159,25 @@ def test_export_example_exports_with_parity_and_runs_the_file_on_new_rows(tmp_pa
     printed = next(o["text"] for o in nb.cells[-1].outputs if o.output_type == "stream")
     onnx_labels, sklearn_labels = printed.strip().split("] [")
     assert onnx_labels + "]" == "[" + sklearn_labels
+
+
+def test_privacy_budgets_example_spends_refuses_and_keeps_identifiers_out(tmp_path):
+    pytest.importorskip("diffprivlib")
+    nb = _execute("privacy_budgets.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    texts = _texts(nb)
+    assert any("exceeded: asked epsilon 1, 0.5 of 3 remains" in t for t in texts), texts
+    assert any("fitted anyway? False" in t for t in texts), texts
+    with open_trail(tmp_path / "privacy_demo", readonly=True) as trail:
+        from nbtrail.store import budget_status
+
+        (budget,) = [b for b in budget_status(trail) if b.name == "adult.csv"]
+        assert budget.spent_epsilon == pytest.approx(2.5) and len(budget.spends) == 2
+        kinds = {c.name: c.status for c in trail.checks()}
+        assert kinds["pii"] == "fail" and kinds["privacy_bounds"] == "fail"
+        assert trail.verify().ok
+    stored = b"".join(
+        p.read_bytes() for p in (tmp_path / "privacy_demo" / ".nbtrail").rglob("*") if p.is_file()
+    )
+    assert b"user7@example.org" not in stored  # the pii check recorded no value

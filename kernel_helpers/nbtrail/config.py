@@ -21,7 +21,7 @@ __all__ = ["HOME_DIRNAME", "ExportBudget", "Privacy", "Settings", "current_actor
 HOME_DIRNAME = ".nbtrail"
 
 _KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy", "export"}
-_PRIVACY_KEYS = {"identifiers", "examples"}
+_PRIVACY_KEYS = {"identifiers", "examples", "require_budget"}
 _EXPORT_KEYS = {"p99_ms", "max_mb", "min_label_agreement", "max_proba_diff"}
 
 
@@ -35,10 +35,13 @@ class Privacy:
         Columns that identify people or things: none of their values is ever stored.
     examples : bool
         False keeps example values out of every finding, for every column.
+    require_budget : bool
+        True refuses a differentially private computation on data with no privacy budget.
     """
 
     identifiers: tuple[str, ...] = ()
     examples: bool = True
+    require_budget: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,10 @@ def _privacy(table, path: Path | None) -> Privacy:
     examples = table.get("examples", True)
     if not isinstance(examples, bool):
         raise UsageError(f"{where}privacy.examples must be true or false, got {examples!r}")
-    return Privacy(identifiers=tuple(identifiers), examples=examples)
+    require = table.get("require_budget", False)
+    if not isinstance(require, bool):
+        raise UsageError(f"{where}privacy.require_budget must be true or false, got {require!r}")
+    return Privacy(identifiers=tuple(identifiers), examples=examples, require_budget=require)
 
 
 def _export(table, path: Path | None) -> ExportBudget:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArtifactNotFound",
+    "BudgetExceeded",
     "FingerprintError",
     "GateFailed",
     "MissingExtra",
@@ -94,6 +95,10 @@ class SnapshotError(NbtrailError):
 
 class GateFailed(NbtrailError):
     """A gated check did not pass: the run (or the pipeline) stops here."""
+
+
+class BudgetExceeded(NbtrailError):
+    """A differentially private computation would spend more than a dataset's privacy budget."""
 
 
 class MissingExtra(NbtrailError, ImportError):

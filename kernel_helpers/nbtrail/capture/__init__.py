@@ -5,7 +5,7 @@ script. Both are a :class:`CaptureSession`: the hooks (:mod:`.hooks`) see files,
 fits, :mod:`._recording` turns that into trail facts, a background writer commits them.
 """
 
-from .api import flush, log_metric, output, snapshot
+from .api import data_read, data_sources, flush, log_metric, output, snapshot
 
 # Imported on first use: the kernel extension (``.magics``) loads without the store.
 _LAZY = {
@@ -32,6 +32,8 @@ __all__ = [
     "CaptureSession",
     "Health",
     "Recording",
+    "data_read",
+    "data_sources",
     "flush",
     "log_metric",
     "output",

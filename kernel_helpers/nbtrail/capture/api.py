@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import recording
 from ..errors import UsageError
 
-__all__ = ["flush", "log_metric", "output", "snapshot"]
+__all__ = ["data_read", "data_sources", "flush", "log_metric", "output", "snapshot"]
 
 
 def _session():
@@ -97,3 +97,63 @@ def output(name: str, value) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(current))
         os.replace(tmp, path)
+
+
+def data_sources(*objs) -> set[str] | None:
+    """The digests capture knows ``objs`` came from, through every step; None if it knows none.
+
+    Each object's own version, the objects it was derived from, and the files they were read
+    from (pandas and numpy objects followed by name, polars and Arrow data by identity). Used
+    by privacy budgets, which spend from every budgeted dataset data came from.
+    """
+    session = _session()
+    if session is None or not hasattr(session, "tracker"):
+        return None
+    from ._readers import origins
+
+    found: set[str] = set()
+    known = False
+    for obj in objs:
+        if obj is None:
+            continue
+        files = origins(obj)
+        found.update(files)
+        tracked = session.tracker.lookup(obj)
+        known = known or bool(files) or tracked is not None
+        stack, seen = ([tracked] if tracked is not None else []), set()
+        while stack:
+            item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if item.digest:
+                found.add(item.digest)
+            for source in item.sources:
+                if isinstance(source, str):
+                    found.add(source)
+                else:
+                    stack.append(source)
+    return found if known else None
+
+
+def data_read() -> set[str] | None:
+    """Every artifact this session's runs used so far and the files its running cell read.
+
+    None without a recording session. Flushes the writer first, so the set is complete.
+    """
+    session = _session()
+    if session is None or not hasattr(session, "writer"):
+        return None
+    from ..fingerprints import fingerprint_file
+
+    session.writer.flush()
+    trail = session.trail
+    digests = {u.artifact.id for u in trail.run_details(session.run.id, tree=True).used}
+    unit = getattr(session, "unit", None)
+    for path in list(getattr(unit, "read", None) or {}):
+        with recording.quiet():
+            try:
+                digests.add(fingerprint_file(path, cache=trail.stat_cache).digest)
+            except Exception:  # noqa: BLE001 - a file gone since: nothing to spend for
+                continue
+    return digests

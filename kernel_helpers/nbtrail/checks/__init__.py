@@ -31,6 +31,7 @@ from ._leakage import leakage
 from ._mitigate import FairnessMitigation, MitigatedModel, fairness_mitigate
 from ._onnx_parity import onnx_parity
 from ._onnx_runner import META_CLASSES, META_COLUMNS, META_INPUTS, MISSING, OnnxRunner
+from ._pii import identifier_columns, pii
 from ._producer import Product, produce
 from ._quality import data_quality
 from ._recourse import RecourseResult, recourse
@@ -79,11 +80,13 @@ __all__ = [
     "fairness_table",
     "gate",
     "get_check",
+    "identifier_columns",
     "infer_schema",
     "label_issues",
     "latency",
     "leakage",
     "onnx_parity",
+    "pii",
     "produce",
     "recourse",
     "register_check",

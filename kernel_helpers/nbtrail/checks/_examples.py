@@ -2,9 +2,10 @@
 
 Findings are stored on the trail and shown in reports, so a value copied into one (a failing
 value, a category list, a label) outlives the data it came from. A column's values may be shown
-unless ``[tool.nbtrail.privacy]`` declares it an identifier, or ``examples = false`` turns
-examples off everywhere. Every check asks :meth:`ExamplePolicy.may_show`; automatic detection
-of identifiers will plug in there (it gets the column's values for that reason).
+unless ``[tool.nbtrail.privacy]`` declares it an identifier, ``examples = false`` turns
+examples off everywhere, or the column looks like one: every check asks
+:meth:`ExamplePolicy.may_show`, which runs the ``pii`` check's detection (by name, and by
+content when the check passes the column's values) before a value is copied.
 """
 
 from __future__ import annotations
@@ -35,11 +36,18 @@ class ExamplePolicy:
     def may_show(self, column, values=None) -> bool:
         """Whether values of ``column`` may be copied into a finding or a rule.
 
-        ``values`` (the column's data, when the check has it) is unused for now: it is where
-        detecting identifiers from the data will decide.
+        ``values`` (the column's data, when the check has it) lets the detection look at the
+        content too; without them the column's name decides (``email``, ``ssn``, ``phone``...).
         """
-        del values
-        return self.examples and str(column) not in self.identifiers
+        if not self.examples or str(column) in self.identifiers:
+            return False
+        import pandas as pd
+
+        from ._pii import identifier_columns
+
+        data = values if values is not None else pd.Series([], dtype=object)
+        frame = pd.DataFrame({str(column): pd.Series(data).reset_index(drop=True)})
+        return not identifier_columns(frame, sample_rows=200)
 
 
 def example_policy(examples: bool | None = None) -> ExamplePolicy:

@@ -19,6 +19,7 @@ import os
 import sys
 
 from ..errors import GateFailed, NbtrailError, UsageError
+from ._budget import cmd_budget_set, cmd_budget_show
 from ._commands import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
@@ -194,6 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance of metrics")
     p.add_argument("--json", action="store_true", help="print the reports as JSON")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("budget", help="privacy budgets of datasets: set one, show what was spent")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    q = actions.add_parser("set", help="set a dataset's budget (its owner may --replace it)")
+    q.add_argument("data", metavar="DATA", help="the dataset: a file path or an artifact id")
+    q.add_argument("--epsilon", type=float, required=True, help="total epsilon, above 0")
+    q.add_argument("--delta", type=float, default=0.0, help="total delta, in [0, 1)")
+    q.add_argument("--slack", type=float, default=0.0, help="composition slack (<= delta)")
+    q.add_argument("--replace", action="store_true", help="replace the budget (owner only)")
+    q.add_argument("--json", action="store_true", help="print the budget as JSON")
+    q.set_defaults(func=cmd_budget_set)
+    q = actions.add_parser("show", help="budgets with total, spent and remaining")
+    q.add_argument("data", metavar="DATA", nargs="?", help="one dataset: its spends too")
+    q.add_argument("--json", action="store_true", help="print as JSON")
+    q.set_defaults(func=cmd_budget_show)
 
     p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
     p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")

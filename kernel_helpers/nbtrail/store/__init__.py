@@ -18,6 +18,7 @@ from ._facts import (
     check_metrics,
     notebook_key,
 )
+from ._ledger import BudgetStatus, NewBudget, budget_status, compose, set_budget, spend
 from ._lineage import Lineage
 from ._open import init_trail, open_or_create_trail, open_trail
 from ._records import (
@@ -38,12 +39,14 @@ __all__ = [
     "ArtifactRecord",
     "Batch",
     "BlobStore",
+    "BudgetStatus",
     "CheckRecord",
     "FsspecBlobStore",
     "Lineage",
     "LocalBlobStore",
     "MetricRecord",
     "NewArtifact",
+    "NewBudget",
     "NewCheck",
     "NewEdge",
     "NewMetric",
@@ -58,11 +61,15 @@ __all__ = [
     "Trail",
     "Usage",
     "VerifyReport",
+    "budget_status",
     "check_metrics",
+    "compose",
     "init_trail",
     "notebook_key",
     "open_blob_store",
     "open_or_create_trail",
     "open_trail",
+    "set_budget",
+    "spend",
     "table_parquet",
 ]

@@ -59,6 +59,9 @@ _HANDLERS = {
 }
 
 
+_INSERT_ONLY = ("budgets", "spends")  # facts that are one inserted row (see _ledger)
+
+
 @dataclass
 class _Op:
     kind: str  # insert | update | artifact | edge
@@ -94,9 +97,13 @@ class Batch:
         """Add validated facts (:mod:`nbtrail.store._facts` values), in order."""
         for fact in facts:
             handler = _HANDLERS.get(type(fact))
-            if handler is None:
+            if handler is not None:
+                getattr(self, handler)(fact)
+            elif getattr(fact, "TABLE", None) in _INSERT_ONLY:  # ledger facts: one row each
+                table = _schema.FACT_TABLES[fact.TABLE]
+                self._ops.append(_Op("insert", table, fact.id, fact.row(), fact.action))
+            else:
                 raise UsageError(f"not a trail fact: {type(fact).__name__}")
-            getattr(self, handler)(fact)
 
     def start_run(self, name: str, **fields) -> str:
         """Start a run (see :class:`NewRun` for the fields); return its id."""
@@ -177,18 +184,25 @@ class Batch:
 
     # -- commit ---------------------------------------------------------------------------
 
-    def commit(self) -> dict[tuple[str, str], dict]:
-        """Write everything; return the stored rows by (table name, id)."""
-        if not self._ops and not self._blobs:
+    def commit(self, guard=None) -> dict[tuple[str, str], dict]:
+        """Write everything; return the stored rows by (table name, id).
+
+        ``guard(conn)``, when given, runs first inside the write transaction, under the writer
+        lock: it may read the trail and raise to write nothing (a spend over its budget), and
+        returns the facts to add, decided under the lock.
+        """
+        if not self._ops and not self._blobs and guard is None:
             return {}
         trail = self.trail
         trail._check_writable()
         for data in self._blobs:
             trail.blobs.put_bytes(data)
         self._blobs = []
-        if not self._ops:
+        if not self._ops and guard is None:
             return {}
         with _db.write(trail.engine) as conn:
+            if guard is not None:
+                self.add(*guard(conn))
             ops = self._resolve(conn)
             self._apply(conn, ops)
             stored = self._read_back(conn, ops)

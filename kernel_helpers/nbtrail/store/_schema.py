@@ -1,7 +1,8 @@
 """The trail's tables, as SQLAlchemy Core.
 
-Facts live in ``runs``, ``artifacts``, ``edges``, ``checks`` and ``metrics``; every write to
-them also appends a row to ``events``, the hash-chained audit log. The migration scripts in
+Facts live in ``runs``, ``artifacts``, ``edges``, ``checks`` and ``metrics``, and privacy
+budgets and what was spent from them in ``budgets`` and ``spends``; every write to them also
+appends a row to ``events``, the hash-chained audit log. The migration scripts in
 ``migrations/versions`` create and change these tables; this module is what the code reads
 and writes through, and a test checks that the two agree.
 """
@@ -20,6 +21,7 @@ __all__ = [
     "LATER_COLUMNS",
     "UTCDateTime",
     "artifacts",
+    "budgets",
     "checks",
     "edges",
     "events",
@@ -27,11 +29,12 @@ __all__ = [
     "metadata",
     "metrics",
     "runs",
+    "spends",
 ]
 
 # The newest migration this code knows, and every one before it. A trail whose revision is
 # not in this list was written by a newer nbtrail and is refused.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 VERSION_TABLE = "nbtrail_alembic_version"
 
@@ -142,6 +145,35 @@ metrics = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("artifact_id", sa.String(32), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("epsilon", sa.Float, nullable=False),
+    sa.Column("delta", sa.Float, nullable=False),
+    sa.Column("slack", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("replaces", sa.String(36), nullable=True),
+)
+
+spends = sa.Table(
+    "spends",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("budget_id", sa.String(36), nullable=False, index=True),
+    sa.Column("artifact_id", sa.String(32), nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=True),
+    sa.Column("epsilon", sa.Float, nullable=False),
+    sa.Column("delta", sa.Float, nullable=False),
+    sa.Column("mechanism", sa.String(255), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+)
+
 events = sa.Table(
     "events",
     metadata,
@@ -163,7 +195,7 @@ events = sa.Table(
 )
 
 # Tables whose rows are facts: each row is covered by its newest event.
-FACT_TABLES = {t.name: t for t in (runs, artifacts, edges, checks, metrics)}
+FACT_TABLES = {t.name: t for t in (runs, artifacts, edges, checks, metrics, budgets, spends)}
 
 # Columns added after the first schema. Rows written before them hold NULL there, and a NULL
 # in one of these columns is left out of the row's audit digest, so those rows still verify.

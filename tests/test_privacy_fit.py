@@ -1,0 +1,181 @@
+"""DP training spends from the budgets of the data it came from, followed through lineage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffprivlib")
+
+from nbtrail import privacy
+from nbtrail.datasets import load_adult
+from nbtrail.errors import UsageError
+from nbtrail.store import init_trail
+
+SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, pandas as pd
+    import nbtrail
+    from nbtrail import privacy
+    from diffprivlib.models import LogisticRegression
+
+    def features(frame):
+        return (frame[["age", "education_num", "hours_per_week"]].clip(0, 100) / 100).to_numpy()
+
+    with nbtrail.track("first"):
+        df = pd.read_csv("adult.csv")
+        X, y = features(df), (df["income"] == ">50K").to_numpy()
+        print("first", privacy.fit(LogisticRegression(epsilon=1.0, data_norm=1.8), X, y))
+        df[df["age"] > 30].to_csv("older.csv", index=False)  # a filtered copy, a new file
+
+    with nbtrail.track("second"):
+        older = pd.read_csv("older.csv")
+        Xo, yo = features(older), (older["income"] == ">50K").to_numpy()
+        print("second", privacy.fit(LogisticRegression(epsilon=1.5, data_norm=1.8), Xo, yo))
+        late = LogisticRegression(epsilon=1.0, data_norm=1.8)
+        try:
+            privacy.fit(late, Xo, yo)
+        except privacy.BudgetExceeded as exc:
+            print("refused", exc, "fitted:", hasattr(late, "coef_"))
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NBTRAIL_HOME", raising=False)
+    load_adult("train").sample(3000, random_state=0).to_csv(tmp_path / "adult.csv", index=False)
+    init_trail(tmp_path).close()
+    return tmp_path
+
+
+def test_a_filtered_copy_in_a_new_file_spends_from_the_original_budget(project):
+    privacy.set_budget("adult.csv", epsilon=3.0)
+    (project / "train.py").write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "train.py"], cwd=project, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
+    assert "from adult.csv (spent 1 of 3); bounds pass" in lines["first"]
+    assert "from adult.csv (spent 2.5 of 3)" in lines["second"]
+    assert "asked epsilon 1, 0.5 of 3 remains" in lines["refused"]
+    assert lines["refused"].endswith("fitted: False")  # refused before anything was fitted
+    (budget,) = privacy.budgets("adult.csv")
+    assert budget.spent_epsilon == pytest.approx(2.5) and len(budget.spends) == 2
+    assert {s["mechanism"] for s in budget.spends} == {"diffprivlib.LogisticRegression.fit"}
+    assert all(s["run_id"] for s in budget.spends)
+
+
+def test_without_bounds_the_bounds_check_fails_naming_what_is_missing(project):
+    from diffprivlib.models import GaussianNB, LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((200, 3)), rng.integers(0, 2, 200)
+    result = privacy.fit(GaussianNB(epsilon=1.0), X, y, data="adult.csv")
+    assert result.bounds.status == "fail" and "bounds (per-feature" in result.bounds.summary
+    given = privacy.fit(LogisticRegression(epsilon=1.0, data_norm=2.0), X, y, data="adult.csv")
+    assert given.bounds.status == "pass" and given.budgets == []  # adult.csv has no budget
+
+
+def test_bad_models_and_epsilons_are_refused_before_anything_is_spent(project):
+    from diffprivlib.models import LogisticRegression as DPLogisticRegression
+    from sklearn.linear_model import LogisticRegression
+
+    privacy.set_budget("adult.csv", epsilon=1.0)
+    X, y = np.random.default_rng(0).random((50, 2)), np.arange(50) % 2
+    with pytest.raises(UsageError, match="needs a diffprivlib model.*LogisticRegression"):
+        privacy.fit(LogisticRegression(), X, y, data="adult.csv")
+    for bad in (0, -1, float("nan"), float("inf"), "x"):
+        with pytest.raises(UsageError, match="epsilon"):
+            privacy.fit(DPLogisticRegression(data_norm=2.0), X, y, epsilon=bad, data="adult.csv")
+    assert privacy.budgets("adult.csv")[0].spends == []
+
+
+def test_require_budget_refuses_data_without_one(project):
+    from diffprivlib.models import LogisticRegression
+
+    (project / "pyproject.toml").write_text("[tool.nbtrail.privacy]\nrequire_budget = true\n")
+    X, y = np.random.default_rng(0).random((50, 2)), np.arange(50) % 2
+    with pytest.raises(UsageError, match="no privacy budget.*require_budget"):
+        privacy.fit(LogisticRegression(epsilon=1.0, data_norm=2.0), X, y, data="adult.csv")
+    privacy.set_budget("adult.csv", epsilon=1.0)
+    assert privacy.fit(LogisticRegression(epsilon=1.0, data_norm=2.0), X, y, data="adult.csv")
+
+
+def test_spend_for_your_own_mechanism_and_the_global_accountant_is_untouched(project):
+    from diffprivlib.accountant import BudgetAccountant
+    from diffprivlib.models import LogisticRegression
+
+    privacy.set_budget("adult.csv", epsilon=2.0, delta=1e-5)
+    (status,) = privacy.spend(0.5, 1e-6, data="adult.csv", mechanism="dp-count")
+    assert (
+        status.spent_epsilon == pytest.approx(0.5) and status.spends[0]["mechanism"] == "dp-count"
+    )
+    before = BudgetAccountant.load_default(None).spent_budget
+    X, y = np.random.default_rng(0).random((50, 2)), np.arange(50) % 2
+    privacy.fit(LogisticRegression(epsilon=1.0, data_norm=2.0), X, y, data="adult.csv")
+    assert BudgetAccountant.load_default(None).spent_budget == before  # nothing spent in hiding
+    with pytest.raises(privacy.BudgetExceeded, match="asked epsilon 1"):
+        privacy.spend(1.0, data="adult.csv")
+
+
+def test_a_statistic_needs_public_bounds_and_spends_from_the_same_budget(project):
+    import pandas as pd
+
+    privacy.set_budget("adult.csv", epsilon=1.0)
+    ages = pd.read_csv("adult.csv")["age"].to_numpy()
+    with pytest.raises(UsageError, match=r"mean needs bounds=\(lo, hi\)"):
+        privacy.statistic("mean", ages, epsilon=0.5, data="adult.csv")
+    with pytest.raises(UsageError, match="histogram needs range="):
+        privacy.statistic("histogram", ages, epsilon=0.5, bins=10, data="adult.csv")
+    with pytest.raises(UsageError, match="unknown statistic 'mode'"):
+        privacy.statistic("mode", ages, epsilon=0.5, data="adult.csv")
+    assert privacy.budgets("adult.csv")[0].spends == []  # refusals spend nothing
+    mean = privacy.statistic("mean", ages, epsilon=0.5, bounds=(17, 90), data="adult.csv")
+    assert abs(mean.value - ages.mean()) < 5 and mean.budgets[0].spent_epsilon == 0.5
+    counts, edges = privacy.statistic(
+        "histogram", ages, epsilon=0.5, bins=10, range=(17, 90), data="adult.csv"
+    ).value
+    assert len(counts) == 10 and len(edges) == 11
+    with pytest.raises(privacy.BudgetExceeded):
+        privacy.statistic("count_nonzero", ages, epsilon=0.1, data="adult.csv")
+    (budget,) = privacy.budgets("adult.csv")
+    assert [s["mechanism"] for s in budget.spends] == [
+        "diffprivlib.tools.mean",
+        "diffprivlib.tools.histogram",
+    ]
+
+
+LINEAGE_CELLS = (
+    "%load_ext nbtrail",
+    "import numpy as np, pandas as pd\n"
+    "from nbtrail import privacy\n"
+    "from diffprivlib.models import LogisticRegression",
+    'other = pd.read_csv("other.csv")',  # budgeted too, but not what the model learns from
+    'adult = pd.read_csv("adult.csv")',
+    'adult[adult["age"] > 30].to_csv("older.csv", index=False)',
+    'older = pd.read_csv("older.csv")',
+    'X = (older[["age", "education_num"]].clip(0, 100) / 100).to_numpy()\n'
+    'y = (older["income"] == ">50K").to_numpy()',
+    "fitted = privacy.fit(LogisticRegression(epsilon=1.0, data_norm=1.5), X, y)\n"
+    "print(fitted.note, [b.name for b in fitted.budgets])",
+)
+
+
+def test_in_a_notebook_only_the_datasets_the_data_came_from_pay(project):
+    """X, named in an earlier cell, traces to adult.csv through older.csv: other.csv is spared."""
+    from test_capture import execute, notebook, outputs_text
+
+    (project / "other.csv").write_text("a,b\n1,2\n3,4\n")
+    privacy.set_budget("adult.csv", epsilon=3.0)
+    privacy.set_budget("other.csv", epsilon=3.0)
+    nb = execute(notebook(*LINEAGE_CELLS), project)
+    assert outputs_text(nb.cells[-1]).strip() == "None ['adult.csv']"
+    spent = {b.name: b.spent_epsilon for b in privacy.budgets()}
+    assert spent == {"adult.csv": 1.0, "other.csv": 0.0}
