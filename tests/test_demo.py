@@ -37,7 +37,8 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     out = result.stdout
     assert "succeeded prepare_data" in out and "succeeded validate_data" in out
     assert "succeeded train" in out and "succeeded fairness_audit" in out
-    assert "succeeded export_model" in out
+    assert "succeeded export_model" in out and "succeeded train_private" in out
+    assert "budget    epsilon 10 on adult.csv, 0 spent" in out
     assert "trail verifies" in out
     assert "lineage of models/model.joblib" in out
     for name in ("report.html", "junit.xml", ".nbtrail/trail.db", "models/model.joblib"):
@@ -53,6 +54,7 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
             "prepare_data",
             "validate_data",
             "train",
+            "train_private",
             "fairness_audit",
             "export_model",
         }
@@ -86,6 +88,22 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
             assert f"artifact:{judged['model']}" in upstream.nodes  # model -> onnx
         else:
             assert not accepted and not (folder / "models" / "model.onnx").exists()
+        private = [steps["train_private"].id] + [
+            r.id for r in trail.descendants(steps["train_private"].id)
+        ]
+        judged_private = {c.kind: c for c in trail.checks(private)}
+        if importlib.util.find_spec("diffprivlib") is not None:  # the privacy extra
+            # paid from data/adult.csv's budget, found through lineage (adult.csv -> splits)
+            from nbtrail.store import budget_status
+
+            (budget,) = budget_status(trail)
+            assert budget.name.endswith("adult.csv") and budget.spent_epsilon == 3.0
+            assert budget.spends[0]["run_id"] in private
+            assert judged_private["privacy_bounds"].status == "pass"
+            utility = judged_private["privacy_utility"]
+            assert utility.status == "pass" and utility.metrics["lift"] > 0
+        else:
+            assert not judged_private
         tree = [steps["validate_data"].id] + [
             r.id for r in trail.descendants(steps["validate_data"].id)
         ]
@@ -124,7 +142,9 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
         timeout=900,
     )
     assert again.returncode == 0, again.stderr
-    for step in ("prepare_data", "validate_data", "train", "fairness_audit", "export_model"):
+    assert "budget    epsilon 10 on adult.csv, 3 spent" in again.stdout  # reused: no spend
+    steps_run = ("prepare_data", "validate_data", "train", "train_private", "fairness_audit")
+    for step in (*steps_run, "export_model"):
         assert f"reused    {step}" in again.stdout
     with open_trail() as trail:
         assert len(trail.runs(kind="pipeline")) == 2

@@ -179,3 +179,48 @@ def test_in_a_notebook_only_the_datasets_the_data_came_from_pay(project):
     assert outputs_text(nb.cells[-1]).strip() == "None ['adult.csv']"
     spent = {b.name: b.spent_epsilon for b in privacy.budgets()}
     assert spent == {"adult.csv": 1.0, "other.csv": 0.0}
+
+
+def test_the_utility_check_fails_a_model_no_better_than_the_majority_class(project):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 2))
+    y = (X[:, 0] > 0.7).astype(int)  # about 30% positives, learnable from the first column
+    constant = DummyClassifier(strategy="most_frequent").fit(X, y)
+    verdict = privacy.utility(constant, X, y, non_private_accuracy=0.99)
+    assert verdict.status == "fail" and "no better than always predicting 0" in verdict.summary
+    assert verdict.metrics["predicts_one_class"]
+    assert verdict.metrics["majority_rate"] == pytest.approx(1 - y.mean())
+    learned = LogisticRegression(C=100).fit(X, y)
+    good = privacy.utility(learned, X, y)
+    assert good.status == "pass" and good.metrics["lift"] > 0.2
+    with pytest.raises(UsageError, match="as many labels as rows"):
+        privacy.utility(learned, X, y[:10])
+
+
+def test_the_utility_curve_spends_each_point_unless_the_data_is_public(project):
+    from diffprivlib.models import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    X = rng.random((3000, 2))
+    y = (X[:, 0] + 0.2 * rng.random(3000) > 0.7).astype(int)
+
+    def make(eps):
+        return LogisticRegression(epsilon=eps, data_norm=1.5, random_state=0)
+
+    privacy.set_budget("adult.csv", epsilon=5.0)
+    curve = privacy.utility_curve(make, X, y, X, y, epsilons=[0.1, 1.0], data="adult.csv")
+    assert list(curve.details["epsilon"]) == [0.1, 1.0] and "spent epsilon 1.1" in curve.summary
+    assert privacy.budgets("adult.csv")[0].spent_epsilon == pytest.approx(1.1)
+    assert "<img" in curve.to_html() and "<svg" not in curve.to_html()  # drawn as an image
+    public = privacy.utility_curve(make, X, y, X, y, epsilons=[10.0, 1.0], public=True)
+    assert "declared public: nothing spent" in public.summary
+    assert list(public.details["epsilon"]) == [1.0, 10.0]
+    assert public.metrics["accuracy_at_10"] > public.metrics["majority_rate"]
+    assert privacy.budgets("adult.csv")[0].spent_epsilon == pytest.approx(1.1)  # unchanged
+    with pytest.raises(privacy.BudgetExceeded):  # 1.1 + 10 > 5: refused at the second point
+        privacy.utility_curve(make, X, y, X, y, epsilons=[1.0, 10.0], data="adult.csv")
+    with pytest.raises(UsageError, match="epsilons"):
+        privacy.utility_curve(make, X, y, X, y, epsilons=[0.0], public=True)

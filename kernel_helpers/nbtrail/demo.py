@@ -3,9 +3,11 @@
 It makes a demo folder with its own trail (always the embedded SQLite store, whatever
 ``NBTRAIL_STORE_URL`` says) and runs the template pipeline (``templates/pipeline.yaml``) there:
 ``prepare_data`` loads the bundled Adult census data, cleans it, splits it and snapshots the
-splits; ``train`` fits a scikit-learn pipeline and records its metrics. Every step is a
-papermill execution with capture loaded in the kernel. Then it writes the JUnit XML and the
-HTML report, verifies the trail, and prints the model's lineage and where everything is.
+splits; ``train`` fits a scikit-learn pipeline and records its metrics; ``train_private`` trains
+with differential privacy, paid from the privacy budget the demo puts on the raw Adult file.
+Every step is a papermill execution with capture loaded in the kernel. Then it writes the
+JUnit XML and the HTML report, verifies the trail, and prints the model's lineage and where
+everything is.
 Running it again reuses the steps whose inputs did not change.
 """
 
@@ -29,6 +31,22 @@ def templates_dir() -> Path:
         if (candidate / "pipeline.yaml").is_file():
             return candidate
     raise FileNotFoundError("the nbtrail templates are not installed with this package")
+
+
+DEMO_EPSILON = 10.0  # the Adult file's privacy budget: train_private spends 3 per training
+
+
+def _budget_the_raw_data(raw: Path, trail, say) -> None:
+    """Write the raw Adult file (prepare_data reads it) and give it a privacy budget, once."""
+    from .datasets import write_adult_csv
+    from .privacy import budgets, set_budget
+
+    if not raw.exists():
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        write_adult_csv(raw)
+    found = budgets(raw, trail=trail)
+    status = found[0] if found else set_budget(raw, epsilon=DEMO_EPSILON, trail=trail)
+    say(f"  budget    epsilon {status.epsilon:g} on {raw.name}, {status.spent_epsilon:g} spent")
 
 
 def run_demo(folder: Path, say=print) -> int:
@@ -60,6 +78,7 @@ def run_demo(folder: Path, say=print) -> int:
     try:
         settings = Settings(home=home, actor=current_actor(), home_source="init")
         with init_trail(folder, settings=settings) as trail:
+            _budget_the_raw_data(folder / "data" / "adult.csv", trail, say)
             result = run_pipeline(spec, trail=trail)
             for step in result.steps:
                 extra = f", reusing {step.reused_from}" if step.reused_from else ""

@@ -17,9 +17,11 @@ the ``privacy`` extra.
 
 from ..errors import BudgetExceeded
 from ._budgets import budgets, set_budget, spend
+from ._curve import utility_curve
 from ._fit import PrivateFit, fit, privacy_bounds
 from ._pseudonym import pseudonym, pseudonymise
 from ._stats import STATISTICS, PrivateStatistic, statistic
+from ._utility import utility
 
 __all__ = [
     "STATISTICS",
@@ -34,4 +36,6 @@ __all__ = [
     "set_budget",
     "spend",
     "statistic",
+    "utility",
+    "utility_curve",
 ]
