@@ -14,7 +14,6 @@ compute bounds or norms from the private data itself. :func:`fit` instead
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -91,14 +90,10 @@ class PrivateFit:
 
 
 def positive(value, what: str) -> float:
-    """A finite number above 0, or UsageError naming ``what``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{what} must be a positive number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
-        raise UsageError(f"{what} must be a finite number above 0, got {value!r}")
-    return number
+    """A finite number above 0, or UsageError naming ``what`` (the ledger's own rule)."""
+    from ..store import check_epsilon
+
+    return check_epsilon(value, what)
 
 
 def fit(estimator, X, y=None, *, epsilon=None, data=None, **fit_params) -> PrivateFit:

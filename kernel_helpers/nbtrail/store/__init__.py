@@ -18,7 +18,15 @@ from ._facts import (
     check_metrics,
     notebook_key,
 )
-from ._ledger import BudgetStatus, NewBudget, budget_status, compose, set_budget, spend
+from ._ledger import (
+    BudgetStatus,
+    NewBudget,
+    budget_status,
+    check_epsilon,
+    compose,
+    set_budget,
+    spend,
+)
 from ._lineage import Lineage
 from ._open import init_trail, open_or_create_trail, open_trail
 from ._records import (
@@ -62,6 +70,7 @@ __all__ = [
     "Usage",
     "VerifyReport",
     "budget_status",
+    "check_epsilon",
     "check_metrics",
     "compose",
     "init_trail",
