@@ -224,3 +224,65 @@ def test_the_utility_curve_spends_each_point_unless_the_data_is_public(project):
         privacy.utility_curve(make, X, y, X, y, epsilons=[1.0, 10.0], data="adult.csv")
     with pytest.raises(UsageError, match="epsilons"):
         privacy.utility_curve(make, X, y, X, y, epsilons=[0.0], public=True)
+
+
+# -- bounds from a recorded schema ------------------------------------------------------------
+
+
+NUMERIC = ["age", "education_num", "hours_per_week"]
+
+
+def _numeric_adult(rows: int = 2000):
+    frame = load_adult("train").sample(rows, random_state=1)
+    return frame[NUMERIC], (frame["income"] == ">50K").to_numpy()
+
+
+def test_schema_bounds_fill_the_model_and_warn_when_inferred_from_the_data(project):
+    from diffprivlib.models import GaussianNB, LogisticRegression
+
+    from nbtrail import checks
+
+    X, y = _numeric_adult()
+    checks.infer_schema(X, range_tolerance=0.0).to_yaml("schema.yaml")
+    bounds = privacy.schema_bounds("schema.yaml")
+    assert bounds.columns == NUMERIC and not bounds.public
+    assert list(bounds.lower) == [X[c].min() for c in NUMERIC]
+    assert list(bounds.upper) == [X[c].max() for c in NUMERIC]
+    assert bounds.data_norm == pytest.approx(np.sqrt((bounds.upper**2).sum()))
+    nb = privacy.fit(GaussianNB(epsilon=1.0), X, y, bounds=bounds)
+    assert nb.model.bounds is not None  # filled, so diffprivlib read nothing from the rows
+    assert nb.bounds.status == "warn" and "inferred from the data itself" in nb.bounds.summary
+    lr = privacy.fit(LogisticRegression(epsilon=1.0), X, y, bounds=bounds)
+    assert lr.model.data_norm == pytest.approx(bounds.data_norm)
+    assert lr.bounds.status == "warn"
+    # The same ranges declared public (a data contract): the check passes and names the file.
+    public = privacy.schema_bounds("schema.yaml", public=True)
+    verdict = privacy.fit(GaussianNB(epsilon=1.0), X, y, bounds=public).bounds
+    assert verdict.status == "pass" and "schema.yaml" in verdict.summary
+
+
+def test_schema_bounds_clip_rows_outside_the_ranges(project):
+    from nbtrail import checks
+
+    X, _ = _numeric_adult(200)
+    schema = checks.infer_schema(X.clip(upper=50), range_tolerance=0.0)
+    bounds = privacy.schema_bounds(schema, public=True)
+    clipped = bounds.clip(X)
+    assert clipped.max() <= 50 and (X.to_numpy() > 50).any()
+    with pytest.raises(UsageError, match="'age'.* not in the data"):
+        bounds.clip(X.drop(columns=["age"]))
+
+
+def test_schema_bounds_name_a_column_without_a_range(project):
+    from nbtrail import checks
+
+    frame = load_adult("train").head(300)[["age", "workclass"]]
+    schema = checks.infer_schema(frame)
+    with pytest.raises(UsageError, match="column 'workclass' has no finite range"):
+        privacy.schema_bounds(schema, ["age", "workclass"])
+    with pytest.raises(UsageError, match="no such schema file"):
+        privacy.schema_bounds("missing.yaml")
+    with pytest.raises(UsageError, match="bounds must come from privacy.schema_bounds"):
+        from diffprivlib.models import GaussianNB
+
+        privacy.fit(GaussianNB(epsilon=1.0), frame[["age"]], np.ones(300), bounds=(0, 1))

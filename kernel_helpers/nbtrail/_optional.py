@@ -1,6 +1,6 @@
 """Optional dependencies: imported when first needed, with a one-line remedy when missing.
 
-The heavy or constraining libraries (shap, skl2onnx and onnxruntime, diffprivlib) live in
+The heavy or constraining libraries (shap, skl2onnx and onnxruntime, diffprivlib, Flower) live in
 extras so the core installs beside the newest scikit-learn and pandas. Code that needs one calls
 :func:`require`; nothing imports them at module level.
 """
@@ -21,6 +21,7 @@ EXTRAS = {
     "onnx": "export",
     "diffprivlib": "privacy",
     "fairlearn": "fairness",
+    "flwr": "federated",
 }
 
 

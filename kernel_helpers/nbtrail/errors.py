@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "ArtifactNotFound",
     "BudgetExceeded",
+    "FederationFailed",
     "FingerprintError",
     "GateFailed",
     "MissingExtra",
@@ -99,6 +100,10 @@ class GateFailed(NbtrailError):
 
 class BudgetExceeded(NbtrailError):
     """A differentially private computation would spend more than a dataset's privacy budget."""
+
+
+class FederationFailed(NbtrailError):
+    """A federated run did not finish: a process failed, a round failed, or time ran out."""
 
 
 class MissingExtra(NbtrailError, ImportError):

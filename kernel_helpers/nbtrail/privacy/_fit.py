@@ -31,12 +31,27 @@ _HINTS = {
 }
 
 
-@check("privacy_bounds", version=1, roles={"model": "model"})
-def privacy_bounds(model, *, leaks: list[str], name: str = "privacy_bounds") -> CheckResult:
-    """Whether a DP model was given its bounds, or computed them from the private data."""
+@check("privacy_bounds", version=2, roles={"model": "model"})
+def privacy_bounds(
+    model, *, leaks: list[str], bounds=None, name: str = "privacy_bounds"
+) -> CheckResult:
+    """Whether a DP model was given its bounds, or computed them from the private data.
+
+    ``bounds`` (a :class:`PublicBounds`) says where given bounds came from: a schema inferred
+    from the protected rows still read them, so the check warns unless it is public.
+    """
     if not leaks:
+        kind = type(model).__name__
+        if bounds is not None and not bounds.public:
+            return CheckResult(
+                name,
+                "warn",
+                f"{kind}: bounds from {bounds.source}, a schema inferred from the data itself "
+                "(its ranges leak beyond epsilon); use a public schema and say public=True",
+            )
+        origin = f" (public, from {bounds.source})" if bounds is not None else ""
         return CheckResult(
-            name, "pass", f"{type(model).__name__}: every bound given, none read from the data"
+            name, "pass", f"{kind}: every bound given{origin}, none read from the data"
         )
     missing = [hint for key, hint in _HINTS.items() if any(key in w.lower() for w in leaks)]
     summary = (
@@ -89,6 +104,20 @@ class PrivateFit:
         )
 
 
+def _apply(estimator, bounds, X):
+    """Give the model the schema's ranges where it has none, and clip X to them."""
+    from ._bounds import PublicBounds
+
+    if not isinstance(bounds, PublicBounds):
+        raise UsageError(f"bounds must come from privacy.schema_bounds, got {bounds!r}")
+    params = estimator.get_params(deep=False)
+    if "bounds" in params and params["bounds"] is None:
+        estimator.set_params(bounds=bounds.bounds)
+    if "data_norm" in params and params["data_norm"] is None:
+        estimator.set_params(data_norm=bounds.data_norm)
+    return bounds.clip(X)
+
+
 def positive(value, what: str) -> float:
     """A finite number above 0, or UsageError naming ``what`` (the ledger's own rule)."""
     from ..store import check_epsilon
@@ -96,7 +125,7 @@ def positive(value, what: str) -> float:
     return check_epsilon(value, what)
 
 
-def fit(estimator, X, y=None, *, epsilon=None, data=None, **fit_params) -> PrivateFit:
+def fit(estimator, X, y=None, *, epsilon=None, data=None, bounds=None, **fit_params) -> PrivateFit:
     """Fit a diffprivlib model after spending its epsilon from the data's privacy budgets.
 
     Parameters
@@ -110,6 +139,9 @@ def fit(estimator, X, y=None, *, epsilon=None, data=None, **fit_params) -> Priva
         Sets the model's epsilon first; default the model's own.
     data : path, artifact id, or a list of them, optional
         The datasets to spend from, when capture is not recording or you know better.
+    bounds : PublicBounds, optional
+        Ranges from a schema (:func:`schema_bounds`): fill the model's ``bounds`` and
+        ``data_norm`` where it has them unset, and ``X`` is clipped to them first.
 
     Returns
     -------
@@ -132,6 +164,9 @@ def fit(estimator, X, y=None, *, epsilon=None, data=None, **fit_params) -> Priva
     delta = float(params.get("delta", 0.0) or 0.0)
     if not 0 <= delta < 1:
         raise UsageError(f"delta must be in [0, 1), got {delta!r}")
+    if bounds is not None:
+        X = _apply(estimator, bounds, X)
+        params = estimator.get_params(deep=False)
     mechanism = f"diffprivlib.{type(estimator).__name__}.fit"
     budgets, note = spend_for([X, y], eps, delta, mechanism=mechanism, data=data)
     if "accountant" in params:
@@ -145,5 +180,5 @@ def fit(estimator, X, y=None, *, epsilon=None, data=None, **fit_params) -> Priva
     for w in caught:
         if not issubclass(w.category, PrivacyLeakWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    verdict = privacy_bounds(estimator, leaks=leaks)
+    verdict = privacy_bounds(estimator, leaks=leaks, bounds=bounds)
     return PrivateFit(estimator, eps, delta, budgets, note, verdict)
