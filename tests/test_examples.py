@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -184,3 +185,21 @@ def test_privacy_budgets_example_spends_refuses_and_keeps_identifiers_out(tmp_pa
         p.read_bytes() for p in (tmp_path / "privacy_demo" / ".nbtrail").rglob("*") if p.is_file()
     )
     assert b"user7@example.org" not in stored  # the pii check recorded no value
+
+
+def test_monitoring_example_alerts_on_drift_retrains_and_compares(tmp_path):
+    nb = _execute("monitoring_adult.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    texts = "\n".join(_texts(nb))
+    assert "drift fail: 2 of 14 columns drifted: age" in texts and "workclass" in texts
+    assert "1 alert(s), 1 trigger(s)" in texts
+    assert "<CheckResult shadow_comparison:" in texts
+    folder = tmp_path / "monitoring_demo"
+    assert (folder / "models" / "challenger.joblib").is_file()
+    alert = json.loads((folder / "alerts.jsonl").read_text().splitlines()[0])
+    assert alert["check"] == "drift" and alert["run_id"]
+    with open_trail(folder, readonly=True) as trail:
+        (pipeline,) = trail.runs(kind="pipeline")
+        assert pipeline.status == "succeeded"
+        assert trail.verify().ok

@@ -22,6 +22,8 @@ renderer (:func:`register_renderer`) in notebooks, widgets, reports and the Jupy
 from ..errors import GateFailed
 from ..vocabulary import CHECK_STATUSES as STATUSES
 from ..vocabulary import worst
+from ._drift import domain_classifier, drift
+from ._drift_stats import summarise as column_summary
 from ._explain import Explanation, explain
 from ._fairness import disparity_table, fairness, fairness_table
 from ._gate import gate
@@ -41,6 +43,8 @@ from ._render import (
     Renderer,
     bar_chart,
     check_card,
+    findings_table,
+    metrics_table,
     register_renderer,
     render_checks_report,
     svg_image,
@@ -71,13 +75,17 @@ __all__ = [
     "bar_chart",
     "check",
     "check_card",
+    "column_summary",
     "confident_learning",
     "data_quality",
     "disparity_table",
+    "domain_classifier",
+    "drift",
     "explain",
     "fairness",
     "fairness_mitigate",
     "fairness_table",
+    "findings_table",
     "gate",
     "get_check",
     "identifier_columns",
@@ -85,6 +93,7 @@ __all__ = [
     "label_issues",
     "latency",
     "leakage",
+    "metrics_table",
     "onnx_parity",
     "pii",
     "produce",

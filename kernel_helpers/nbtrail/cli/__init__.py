@@ -47,6 +47,7 @@ from ._guard import (
     store_failure,
     undecodable_input,
 )
+from ._monitor import cmd_monitor
 
 __all__ = ["build_parser", "main"]
 
@@ -211,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("data", metavar="DATA", nargs="?", help="one dataset: its spends too")
     q.add_argument("--json", action="store_true", help="print as JSON")
     q.set_defaults(func=cmd_budget_show)
+
+    p = sub.add_parser(
+        "monitor", help="one monitoring run of a spec: checks, alerts, triggers (exit 1: alert)"
+    )
+    p.add_argument("spec", metavar="SPEC", help="the monitoring spec (YAML)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
     p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")

@@ -1,0 +1,236 @@
+"""nbtrail monitor SPEC: checks on the logged traffic, alerts, retraining triggers; shadow runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from nbtrail import monitor
+from nbtrail.cli import main
+from nbtrail.datasets import load_adult
+from nbtrail.store import init_trail, open_trail
+
+NUM = ["age", "education_num", "hours_per_week", "capital_gain"]
+KEY = "test-key-0123456789abcdef"
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+TEMPLATES = Path(__file__).parents[1] / "templates"
+
+
+def run_cli(capsys, *args):
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A trail, a model, its reference table, and a pipeline a trigger can start."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NBTRAIL_HOME", raising=False)
+    monkeypatch.setenv("NBTRAIL_PSEUDONYM_KEY", KEY)
+    init_trail(tmp_path).close()
+    train = load_adult("train").head(6000)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        train[NUM], train["income"] == ">50K"
+    )
+    (tmp_path / "models").mkdir()
+    joblib.dump(model, "models/model.joblib")
+    train[NUM].to_parquet("reference.parquet")
+    shutil.copy(NOTEBOOKS / "template_modes.ipynb", tmp_path / "template_modes.ipynb")
+    (tmp_path / "retrain.yaml").write_text(
+        "name: retrain\nsteps:\n  - name: fit\n    template: template_modes.ipynb\n"
+    )
+    return {"model": model, "test": load_adult("test")}
+
+
+def _log(project, rows: np.ndarray, *, shift: float = 0.0, outcomes: bool = True):
+    frame = project["test"].iloc[rows].copy()
+    frame["age"] = frame["age"] + shift
+    model = project["model"]
+    with monitor.PredictionLog("models/model.joblib") as log:
+        log.predictions(
+            frame[NUM],
+            model.predict(frame[NUM]),
+            scores=model.predict_proba(frame[NUM]),
+            ids=frame.index.to_numpy(),
+        )
+        if outcomes:
+            log.outcomes(frame.index.to_numpy(), (frame["income"] == ">50K").to_numpy())
+
+
+def _spec(tmp: Path, text: str) -> Path:
+    path = tmp / "monitor.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model: m\ncolour: red\n", "unknown key(s) 'colour'"),
+        ("model: m\nchecks:\n  drift: {}\n  vibes: {}\n", "checks: unknown key(s) 'vibes'"),
+        ("model: m\nalerts:\n  - webhook: ftp://x\n", "must be an http(s) URL"),
+        ("model: m\nalerts:\n  - webhook: http://x\n    tries: 3\n", "unknown key(s) 'tries'"),
+        (
+            "model: m\ntriggers:\n  - when: {check: drift, metric: drifted}\n    pipeline: p\n",
+            "needs one of at_least, above, below",
+        ),
+        ("checks: {}\n", "'model' (the model whose log is watched) is required"),
+        ("model: m\ntimeout: -1\n", "timeout must be a number of seconds above 0"),
+    ],
+)
+def test_a_bad_spec_exits_2_naming_the_key_before_anything_runs(
+    capsys, project, tmp_path, text, message
+):
+    code, _, err = run_cli(capsys, "monitor", _spec(tmp_path, text))
+    assert code == 2 and message in err
+    with open_trail() as trail:
+        assert not trail.runs(kind="monitor")
+
+
+def test_the_shadow_comparison_promotes_a_better_challenger_and_waits_on_little_data(project):
+    test = project["test"]
+    train = load_adult("train").iloc[6000:16000]
+    y = train["income"] == ">50K"
+    weak = make_pipeline(StandardScaler(), LogisticRegression()).fit(train[["age"]], y)
+    strong = project["model"]
+    traffic = test[NUM].iloc[:4000].assign(outcome=(test["income"] == ">50K").iloc[:4000])
+
+    class AgeOnly:  # the weak model takes the same frame as the strong one
+        classes_ = weak.classes_
+
+        def predict(self, X):
+            return weak.predict(X[["age"]])
+
+        def predict_proba(self, X):
+            return weak.predict_proba(X[["age"]])
+
+    promote = monitor.shadow_compare(AgeOnly(), strong, traffic=traffic, positive=True)
+    assert promote.status == "pass" and promote.summary.startswith("promote")
+    assert promote.metrics["accuracy_gain"] > 0.02 and promote.metrics["p_value"] < 1e-6
+    assert promote.metrics["roc_auc_gain_low"] > 0
+    keep = monitor.shadow_compare(strong, AgeOnly(), traffic=traffic, positive=True)
+    assert keep.status == "fail" and keep.summary.startswith("keep")
+    few = traffic.head(100)
+    wait = monitor.shadow_compare(AgeOnly(), strong, traffic=few, positive=True)
+    assert wait.status == "warn" and "only 100 rows with outcomes" in wait.summary
+    same = monitor.shadow_compare(strong, strong, traffic=traffic, positive=True, max_rows=10**6)
+    assert same.status == "warn" and same.metrics["p_value"] == 1.0
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list] = []
+
+    def do_POST(self):
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook():
+    _Hook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    server.shutdown()
+    server.server_close()
+
+
+SPEC = """\
+name: adult
+model: models/model.joblib
+reference: reference.parquet
+timeout: 60
+checks:
+  drift: {{}}
+  performance: {{positive: true, window: 1D, max_drop: 0.05, reference: {{accuracy: 0.80}}}}
+alerts:
+  - file: alerts.jsonl
+  - webhook: {hook}
+    retries: 1
+triggers:
+  - name: a drifted column
+    when: {{check: drift, metric: columns_drifted, at_least: 1}}
+    pipeline: retrain.yaml
+  - name: a typo never fires silently
+    when: {{check: drift, metric: drifed, at_least: 1}}
+    pipeline: retrain.yaml
+"""
+
+
+@pytest.mark.slow
+def test_monitoring_quiet_traffic_passes_and_drifted_traffic_alerts_and_retrains(
+    capsys, project, tmp_path, hook
+):
+    spec = _spec(tmp_path, SPEC.format(hook=hook))
+    _log(project, np.arange(0, 3000))
+    code, out, err = run_cli(capsys, "monitor", spec)
+    assert code == 0, out + err
+    assert "pass  drift" in out and not _Hook.received
+    # A week later the ages have shifted by 8 years: drift fires, alerts go out, retraining runs.
+    _log(project, np.arange(3000, 6000), shift=8.0)
+    code, out, err = run_cli(capsys, "monitor", spec, "--json")
+    assert code == 1, out + err
+    result = json.loads(out)
+    statuses = {c["name"]: c["status"] for c in result["checks"]}
+    assert statuses["drift"] == "fail"
+    (alert,) = [a for a in result["alerts"] if a["check"] == "drift"]
+    assert any(f.get("column") == "age" for f in alert["findings"])
+    assert alert["run_id"] == result["run_id"] and alert["check_id"]
+    assert [d["ok"] for d in result["deliveries"]] == [True] * len(result["deliveries"])
+    assert _Hook.received and _Hook.received[0]["check"] == "drift"
+    assert json.loads(Path("alerts.jsonl").read_text().splitlines()[0])["check"] == "drift"
+    trigger, typo = result["triggers"]
+    assert trigger["rule"] == "a drifted column" and trigger["status"] == "warn"
+    assert typo["status"] == "error" and "reports no metric 'drifed'" in typo["summary"]
+    with open_trail() as trail:
+        pipeline = trail.get_run(trigger["pipeline_run"])
+        assert pipeline.kind == "pipeline" and pipeline.status == "succeeded"
+        monitors = trail.runs(kind="monitor")
+        assert [r.status for r in monitors] == ["succeeded", "succeeded"]
+        assert trail.verify().ok
+
+
+@pytest.mark.slow
+def test_the_shadow_template_records_its_decision_from_logged_traffic(capsys, project):
+    from sklearn.dummy import DummyClassifier
+
+    train = load_adult("train").head(500)
+    worse = DummyClassifier(strategy="constant", constant=True)  # says yes to everyone
+    joblib.dump(worse.fit(train[NUM], train["income"] == ">50K"), "models/challenger.joblib")
+    _log(project, np.arange(0, 2000))
+    code, out, err = run_cli(
+        capsys,
+        "run",
+        TEMPLATES / "shadow_eval.ipynb",
+        "-p",
+        "challenger",
+        "models/challenger.joblib",
+        "-p",
+        "positive",
+        "True",
+    )
+    assert code == 0, out + err
+    with open_trail() as trail:
+        (run,) = trail.runs(kind="template")
+        assert run.attrs["outputs"] == {"decision": "keep"}
+        verdicts = [c for c in trail.checks() if c.name == "shadow_comparison"]
+        assert [c.status for c in verdicts] == ["fail"]
