@@ -161,6 +161,8 @@ reference: reference.parquet
 timeout: 60
 checks:
   drift: {{}}
+  domain_classifier: {{}}
+  prediction_drift: {{}}
   performance: {{positive: true, window: 1D, max_drop: 0.05, reference: {{accuracy: 0.80}}}}
 alerts:
   - file: alerts.jsonl
@@ -191,7 +193,9 @@ def test_monitoring_quiet_traffic_passes_and_drifted_traffic_alerts_and_retrains
     assert code == 1, out + err
     result = json.loads(out)
     statuses = {c["name"]: c["status"] for c in result["checks"]}
-    assert statuses["drift"] == "fail"
+    assert statuses["drift"] == "fail" and statuses["domain_classifier"] == "fail", result["checks"]
+    assert statuses["performance_decay"] in {"pass", "warn"}
+    assert statuses["prediction_drift"] != "error"  # judged: the model's answers on the reference
     (alert,) = [a for a in result["alerts"] if a["check"] == "drift"]
     assert any(f.get("column") == "age" for f in alert["findings"])
     assert alert["run_id"] == result["run_id"] and alert["check_id"]
@@ -207,6 +211,16 @@ def test_monitoring_quiet_traffic_passes_and_drifted_traffic_alerts_and_retrains
         monitors = trail.runs(kind="monitor")
         assert [r.status for r in monitors] == ["succeeded", "succeeded"]
         assert trail.verify().ok
+    # The age rule: a model is retrained after so many days, whatever the checks say.
+    aged = _spec(
+        tmp_path,
+        "model: models/model.joblib\ntriggers:\n  - when: "
+        "{days_since_training: 0}\n    pipeline: retrain.yaml\n",
+    )
+    code, out, err = run_cli(capsys, "monitor", aged, "--json")
+    assert code == 0, out + err
+    (trigger,) = json.loads(out)["triggers"]
+    assert trigger["reason"] == "model trained 0 days ago (limit 0)"
 
 
 @pytest.mark.slow

@@ -434,7 +434,8 @@ def encode_features(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list]:
         if kind == "datetime":
             continue
         if kind == "numeric":
-            values = series.to_numpy(dtype="float64", na_value=np.nan)
+            # a copy: a frame read from Parquet may hand out a read-only view
+            values = np.array(series.to_numpy(dtype="float64", na_value=np.nan), copy=True)
             values[~np.isfinite(values)] = np.nan
             columns.append(values)
             categorical.append(False)

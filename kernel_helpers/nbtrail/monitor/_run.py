@@ -91,6 +91,10 @@ def _judge(spec: MonitorSpec, frame: pd.DataFrame, reference) -> list[CheckResul
 
             options = spec.checks["drift"]
             results.append(_guarded("drift", lambda: drift(reference, inputs, **options)))
+    if "domain_classifier" in spec.checks:
+        results.append(_multivariate(spec, reference, inputs))
+    if "prediction_drift" in spec.checks:
+        results.append(_prediction_drift(spec, reference, frame))
     labelled = frame[frame[OUTCOME].notna()] if OUTCOME in frame else frame.iloc[:0]
     if "performance" in spec.checks:
         from ._performance import performance
@@ -116,6 +120,39 @@ def _judge(spec: MonitorSpec, frame: pd.DataFrame, reference) -> list[CheckResul
                 )
             )
     return results
+
+
+def _multivariate(spec: MonitorSpec, reference, inputs: pd.DataFrame) -> CheckResult:
+    from ..checks import domain_classifier
+
+    if not isinstance(reference, pd.DataFrame):
+        return CheckResult(
+            "domain_classifier", "error", "needs a reference table (rows), not a profile"
+        )
+    options = spec.checks["domain_classifier"]
+    return _guarded("domain_classifier", lambda: domain_classifier(reference, inputs, **options))
+
+
+def _prediction_drift(spec: MonitorSpec, reference, frame: pd.DataFrame) -> CheckResult:
+    """Drift of the logged answers against the model's answers on the reference rows."""
+    from ..checks import drift
+
+    def work():
+        if not isinstance(reference, pd.DataFrame):
+            raise UsageError("prediction_drift needs a reference table (rows), not a profile")
+        import joblib
+
+        model = joblib.load(spec.model)
+        columns = list(getattr(model, "feature_names_in_", reference.columns))
+        expected = pd.DataFrame({PREDICTION: model.predict(reference[columns]).astype(str)})
+        current = pd.DataFrame({PREDICTION: frame[PREDICTION].astype(str)})
+        if SCORE in frame and hasattr(model, "predict_proba"):
+            expected[SCORE] = model.predict_proba(reference[columns])[:, -1]
+            current[SCORE] = frame[SCORE].to_numpy()
+        options = spec.checks["prediction_drift"]
+        return drift(expected, current, name="prediction_drift", **options)
+
+    return _guarded("prediction_drift", work)
 
 
 def _labels(frame: pd.DataFrame, positive):

@@ -9,6 +9,8 @@
     timeout: 120                      # seconds for the whole monitoring run, alerts included
     checks:
       drift: {alpha: 0.05}
+      domain_classifier: {max_auc: 0.55}   # multivariate: needs a reference table
+      prediction_drift: {}                # answers vs the model's on the reference table
       performance: {positive: ">50K", max_drop: 0.05, reference: {accuracy: 0.85}}
       estimated_performance: {positive: ">50K", min_roc_auc: 0.80}
     alerts:
@@ -38,7 +40,13 @@ from ..errors import UsageError
 __all__ = ["MonitorSpec", "load_monitor_spec"]
 
 _TOP = {"name", "model", "reference", "since", "timeout", "checks", "alerts", "triggers", "window"}
-_CHECKS = {"drift", "performance", "estimated_performance"}
+_CHECKS = {
+    "drift",
+    "domain_classifier",
+    "prediction_drift",
+    "performance",
+    "estimated_performance",
+}
 _ALERT_KEYS = {"file": set(), "webhook": {"timeout", "retries", "backoff"}}
 _TRIGGER = {"name", "when", "pipeline"}
 _WHEN = {"check", "metric", "at_least", "above", "below", "days_since_training"}
