@@ -117,14 +117,25 @@ class PredictionLog:
         return kept.reset_index(drop=True)
 
     def _append(self, segment: pd.DataFrame, what: str):
-        with self.trail.start_run(
+        """One write: the segment's bytes, its artifact and lineage, its run started and ended."""
+        import io
+
+        buffer = io.BytesIO()
+        segment.to_parquet(buffer, engine="pyarrow")
+        fp = self.trail.fingerprint(segment)
+        batch = self.trail.batch()
+        run_id = batch.start_run(
             f"{what} {self.model_id[:12]}",
             kind="log",
             params={"model": self.model_id, "log": what, "rows": len(segment)},
-        ) as run:
-            return run.produce(
-                segment, name=what, derived_from={"model": self.model_id}, snapshot=True
-            )
+        )
+        blob = batch.add_blob(buffer.getvalue())
+        batch.add_artifact(fp, what, (blob, "parquet"))
+        batch.add_edge("produced", run_id, fp.digest, name=what)
+        batch.add_edge("derived", run_id, fp.digest, source_id=self.model_id, role="model")
+        batch.end_run(run_id, "succeeded")
+        batch.commit()
+        return self.trail.get_artifact(fp.digest)
 
     def predictions(
         self, inputs, predictions, *, scores=None, ids=None, timestamp=None, variant=None
