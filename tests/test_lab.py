@@ -359,3 +359,61 @@ def test_fairness_widget_switches_metric_and_the_panel_shows_its_card(lab, brows
     page.screenshot(path=str(screenshot_dir / "fairness-panel.png"))
     assert not errors, errors
     page.close()
+
+
+def test_monitoring_runs_show_their_alerts_and_open_their_cards(lab, browser, screenshot_dir):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from nbtrail import monitor
+    from nbtrail.datasets import load_adult
+    from nbtrail.store import open_trail
+
+    numbers = ["age", "education_num", "hours_per_week"]
+    root = lab["root"]
+    train, test = load_adult("train").head(4000), load_adult("test").head(1500)
+    model = LogisticRegression().fit(train[numbers], train["income"] == ">50K")
+    joblib.dump(model, root / "income.joblib")
+    train[numbers].to_parquet(root / "reference.parquet")
+    older = test[numbers].assign(age=test["age"] + 8)  # ages shifted: drift
+    with open_trail(root) as trail:
+        with monitor.PredictionLog(str(root / "income.joblib"), trail=trail) as log:
+            log.predictions(older, model.predict(older))
+        spec = {
+            "name": "income watch",
+            "model": str(root / "income.joblib"),
+            "reference": str(root / "reference.parquet"),
+            "checks": {"drift": {}},
+            "alerts": [{"file": str(root / "alerts.jsonl")}],
+        }
+        result = monitor.run_monitor(spec, trail=trail)
+    assert result.alerted
+    page, errors = _open(browser, lab, "analysis.ipynb")
+    page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
+    page.click("#nbtrail-panel .nbtrail-refresh")
+    watched = page.locator(f"#nbtrail-panel li.nbtrail-monitor[data-id='{result.run_id}']")
+    watched.wait_for(timeout=60_000)
+    assert watched.get_attribute("data-alerts") == "1"
+    alert = watched.locator("li.nbtrail-alert[data-check='drift']")
+    assert "age" in alert.inner_text() and "Next:" in alert.inner_text()
+    assert "1 of 1 alert deliveries succeeded" in watched.inner_text()
+    # Clicked, the panel shows the monitoring run's checks: the drift card with its histograms.
+    watched.locator(".nbtrail-monitor-head").click()
+    check = page.locator("#nbtrail-panel li.nbtrail-check[data-name='drift']")
+    check.wait_for(timeout=30_000)
+    assert page.locator("#nbtrail-panel li.nbtrail-check[data-name='schema']").count() == 0
+    assert "monitor" in page.locator("#nbtrail-panel > .nbtrail-muted").first.inner_text()
+    check.locator(".nbtrail-check-head").click()
+    card = check.locator(".nbtrail-card")
+    card.wait_for(state="visible")
+    assert card.locator("img[src^='data:image/svg+xml'], svg").count() >= 1
+    assert "age" in card.inner_text()
+    assert "nbtrail-selected" in watched.get_attribute("class")
+    page.screenshot(path=str(screenshot_dir / "monitoring-panel.png"))
+    # Clicked again, the panel follows the notebook's newest run.
+    watched.locator(".nbtrail-monitor-head").click()
+    page.wait_for_selector(
+        "#nbtrail-panel li.nbtrail-check[data-name='drift']", state="detached", timeout=30_000
+    )
+    assert not errors, errors
+    page.close()

@@ -248,3 +248,32 @@ def test_the_shadow_template_records_its_decision_from_logged_traffic(capsys, pr
         assert run.attrs["outputs"] == {"decision": "keep"}
         verdicts = [c for c in trail.checks() if c.name == "shadow_comparison"]
         assert [c.status for c in verdicts] == ["fail"]
+
+
+def test_a_profile_reference_takes_its_rows_for_the_multivariate_checks_from_reference_rows(
+    capsys, project, tmp_path
+):
+    reference = load_adult("train").head(6000)[NUM]
+    monitor.profile(reference).save("profile.json")
+    reference.sample(2000, random_state=0).to_parquet("sample.parquet")
+    _log(project, np.arange(0, 2000), shift=8.0, outcomes=False)
+    checks = "checks:\n  drift: {}\n  domain_classifier: {}\n  prediction_drift: {}\n"
+    alone = _spec(tmp_path, "model: models/model.joblib\nreference: profile.json\n" + checks)
+    code, out, err = run_cli(capsys, "monitor", alone, "--json")
+    statuses = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert statuses["drift"]["status"] == "fail"  # the profile serves drift
+    for name in ("domain_classifier", "prediction_drift"):
+        assert statuses[name]["status"] == "error"
+        assert "'reference_rows' beside a profile" in statuses[name]["summary"]
+    rows = _spec(
+        tmp_path,
+        "model: models/model.joblib\nreference: profile.json\n"
+        "reference_rows: sample.parquet\n" + checks,
+    )
+    code, out, err = run_cli(capsys, "monitor", rows, "--json")
+    assert code == 1, out + err
+    statuses = {c["name"]: c["status"] for c in json.loads(out)["checks"]}
+    assert statuses == {"drift": "fail", "domain_classifier": "fail", "prediction_drift": "fail"}
+    missing = _spec(tmp_path, "model: models/model.joblib\nreference_rows: nowhere.parquet\n")
+    code, _, err = run_cli(capsys, "monitor", missing)
+    assert code == 2 and "reference_rows" in err and "nowhere.parquet" in err

@@ -185,6 +185,7 @@ async def test_no_trail_yet_is_an_empty_answer(jp_fetch, jp_root_dir, monkeypatc
     assert (await get(jp_fetch, "status"))["trail"] is None
     assert (await get(jp_fetch, "runs"))["runs"] == []
     assert (await get(jp_fetch, "lineage", notebook="x.ipynb"))["nodes"] == []
+    assert (await get(jp_fetch, "monitoring"))["runs"] == []
 
 
 def test_both_extension_lists_say_ok():
@@ -317,3 +318,69 @@ def test_jobs_beyond_max_jobs_are_refused_under_a_lock(tmp_path, monkeypatch):
     assert len(started) == 2 and len(refused) == 6
     assert refused[0] == "2 runs are already going; wait for one to end"
     assert jobs.running() == 2
+
+
+def _monitor_runs(root, count: int) -> list[str]:
+    """Monitoring runs as ``nbtrail monitor`` records them: judged checks, deliveries, a trigger."""
+    from nbtrail.store import open_trail
+
+    ids = []
+    with open_trail(root) as trail:
+        for i in range(count):
+            with trail.start_run(f"watch {i}", kind="monitor") as run:
+                run.record_check("drift", "fail", summary="2 of 14 columns drifted: age, workclass")
+                run.record_check("performance_decay", "pass", summary="no window dropped")
+                run.record_check(
+                    "estimated_performance", "fail", summary="estimated ROC AUC 0.71", kind="x"
+                )
+                run.record_check("alert_delivery", "warn", summary="1 of 2 deliveries succeeded")
+                run.record_check(
+                    "retraining_trigger",
+                    "warn",
+                    summary="rule 'drift' held: started pipeline run P",
+                    params={"rule": "drift", "pipeline_run": f"run-{i}"},
+                )
+            ids.append(run.id)
+    return ids
+
+
+async def test_monitoring_lists_runs_with_their_alerts_triggers_and_deliveries(
+    jp_fetch, jp_serverapp, project
+):
+    assert (await get(jp_fetch, "monitoring"))["runs"] == []  # sessions are not monitoring runs
+    ids = _monitor_runs(project["root"], 3)
+    seen = _statements(jp_serverapp)
+    reply = await get(jp_fetch, "monitoring", limit="2")
+    few = len(seen)
+    assert [r["id"] for r in reply["runs"]] == ids[::-1][:2]  # newest first, limited
+    newest = reply["runs"][0]
+    assert newest["name"] == "watch 2" and newest["checks"] == 3
+    assert [(a["name"], a["status"]) for a in newest["alerts"]] == [
+        ("drift", "fail"),
+        ("estimated_performance", "fail"),
+    ]
+    drift = newest["alerts"][0]
+    assert drift["summary"].startswith("2 of 14") and "reference" in drift["action"]
+    # A check kind without its own advice still says where to look.
+    assert "card" in newest["alerts"][1]["action"]
+    assert newest["triggers"] == [
+        {
+            "check_id": newest["triggers"][0]["check_id"],
+            "status": "warn",
+            "summary": "rule 'drift' held: started pipeline run P",
+            "rule": "drift",
+            "pipeline_run": "run-2",
+        }
+    ]
+    assert newest["deliveries"] == "1 of 2 deliveries succeeded"
+    _monitor_runs(project["root"], 5)
+    seen.clear()
+    assert len((await get(jp_fetch, "monitoring", limit="8"))["runs"]) == 8
+    assert len(seen) == few  # the same queries however many runs and checks
+
+
+async def test_monitoring_limit_is_checked(jp_fetch, project):
+    with pytest.raises(HTTPClientError) as raised:
+        await get(jp_fetch, "monitoring", limit="0")
+    assert raised.value.code == 400
+    assert "'limit'" in json.loads(raised.value.response.body)["error"]

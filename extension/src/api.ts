@@ -20,7 +20,7 @@ export const LINEAGE_EDGE_KINDS: readonly LineageEdgeKind[] = ['derived', 'cell'
 export const FAILING_CHECK_STATUSES: readonly CheckStatus[] = ['fail', 'error'];
 
 /** Endpoint names, as the server hands them to the page (nbtrailEndpoints). */
-export type Endpoint = 'status' | 'runs' | 'run' | 'lineage' | 'checks' | 'artifacts' | 'schema' | 'jobs' | 'job';
+export type Endpoint = 'status' | 'runs' | 'run' | 'lineage' | 'checks' | 'artifacts' | 'schema' | 'jobs' | 'job' | 'monitoring';
 
 /** A run as the panel lists it. */
 export interface IRun {
@@ -174,6 +174,51 @@ export interface IJob {
 /** `GET artifacts`: artifacts, newest first. */
 export interface IArtifactsReply {
   artifacts: Record<string, unknown>[];
+}
+
+/** A check that failed in a monitoring run: what fired, and what to do next. */
+export interface IAlert {
+  check_id: string;
+  name: string;
+  status: CheckStatus;
+  summary: string;
+  action: string;
+}
+
+/** A retraining trigger a monitoring run fired, and the pipeline run it started. */
+export interface ITrigger {
+  check_id: string;
+  status: CheckStatus;
+  summary: string;
+  rule: string | null;
+  pipeline_run: string | null;
+}
+
+/** A monitoring run (`nbtrail monitor SPEC`) with its alerts and triggers. */
+export interface IMonitoringRun {
+  id: string;
+  parent_id: string | null;
+  name: string;
+  kind: string;
+  status: RunStatus;
+  actor: string;
+  started_at: string;
+  ended_at: string | null;
+  duration: number | null;
+  notebook: string | null;
+  error: string | null;
+  params: Record<string, unknown>;
+  attrs: Record<string, unknown>;
+  failing_checks?: number | null;
+  checks: number;
+  alerts: IAlert[];
+  triggers: ITrigger[];
+  deliveries: string | null;
+}
+
+/** `GET monitoring`: the trail's monitoring runs, newest first. */
+export interface IMonitoringReply {
+  runs: IMonitoringRun[];
 }
 
 /** Any failure: a sentence and the HTTP status. */

@@ -9,6 +9,8 @@ import {
   ICheck,
   IChecksReply,
   ILineageReply,
+  IMonitoringReply,
+  IMonitoringRun,
   IRun,
   IRunsReply
 } from './api';
@@ -21,9 +23,11 @@ export function isFailing(status: CheckStatus): boolean {
 
 export interface ITrailState {
   notebook: string | null;
-  /** The run picked in the history, or null for the notebook's newest run. */
+  /** The run picked in the history or the monitoring runs, or null for the notebook's newest. */
   selected: string | null;
   runs: IRun[];
+  /** The trail's monitoring runs, whatever the notebook. */
+  monitoring: IMonitoringRun[];
   lineage: ILineageReply;
   checks: ICheck[];
   error: string | null;
@@ -37,6 +41,7 @@ export class TrailModel {
     notebook: null,
     selected: null,
     runs: [],
+    monitoring: [],
     lineage: EMPTY,
     checks: [],
     error: null,
@@ -113,10 +118,11 @@ export class TrailModel {
     try {
       const kinds = this.kinds.length ? this.kinds.join(',') : undefined;
       const which = selected ? { run: selected } : { notebook };
-      const [runs, lineage, checks] = await Promise.all([
+      const [runs, lineage, checks, monitoring] = await Promise.all([
         requestAPI<IRunsReply>(endpoint('runs') + query({ notebook, limit: '20' })),
         requestAPI<ILineageReply>(endpoint('lineage') + query({ ...which, kinds })),
-        requestAPI<IChecksReply>(endpoint('checks') + query(which))
+        requestAPI<IChecksReply>(endpoint('checks') + query(which)),
+        requestAPI<IMonitoringReply>(endpoint('monitoring') + query({ limit: '10' }))
       ]);
       if (notebook !== this._state.notebook || selected !== this._state.selected) {
         return; // the user moved to another notebook or run meanwhile
@@ -125,6 +131,7 @@ export class TrailModel {
         notebook,
         selected,
         runs: runs.runs,
+        monitoring: monitoring.runs,
         lineage,
         checks: checks.checks,
         error: null,

@@ -5,21 +5,10 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
 import { ICheck, IRun } from './api';
+import { h } from './dom';
 import { renderLineage } from './graph';
 import { ITrailState, TrailModel } from './model';
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
+import { renderMonitoring } from './monitoring';
 
 /**
  * One check in the list: its badge, name and summary; opened (a click on its head), the card
@@ -88,6 +77,7 @@ export class TrailPanel extends Widget {
   // outputs, whose stylesheet (global once an output shows it) would style this list too.
   private _checks = h('ul', 'nbtrail-check-list');
   private _runs = h('ul', 'nbtrail-run-list');
+  private _monitoring = h('ul', 'nbtrail-monitor-list');
 
   /** The checks the user opened, kept open when the panel refreshes. */
   private _opened = new Set<string>();
@@ -112,14 +102,24 @@ export class TrailPanel extends Widget {
     this.node.appendChild(this._checks);
     this.node.appendChild(h('h3', 'nbtrail-section', 'Runs'));
     this.node.appendChild(this._runs);
+    this.node.appendChild(h('h3', 'nbtrail-section', 'Monitoring'));
+    this.node.appendChild(this._monitoring);
     model.changed.connect((_, state) => this.render(state));
     this.render(model.state);
   }
 
   render(state: ITrailState): void {
     this._title.textContent = state.notebook ?? 'No notebook open';
-    const shown = state.runs.find(r => r.id === state.selected) ?? state.runs[0];
-    const which = state.selected ? 'showing an older run (click it again for the newest)' : '';
+    const shown =
+      state.runs.find(r => r.id === state.selected) ??
+      state.monitoring.find(r => r.id === state.selected) ??
+      state.runs[0];
+    const monitoring = state.monitoring.some(r => r.id === state.selected);
+    const which = !state.selected
+      ? ''
+      : monitoring
+        ? "showing a monitoring run (click it again for the notebook's newest)"
+        : 'showing an older run (click it again for the newest)';
     this._status.textContent = state.error
       ? `Error: ${state.error}`
       : shown
@@ -145,5 +145,9 @@ export class TrailPanel extends Widget {
       const pick = () => void this.model.select(follow ? null : run.id);
       this._runs.appendChild(renderRun(run, isShown, pick));
     }
+    // A monitoring run clicked shows its checks; clicked again, the notebook's newest run.
+    renderMonitoring(this._monitoring, state.monitoring, state.selected, run =>
+      void this.model.select(run.id === state.selected ? null : run.id)
+    );
   }
 }

@@ -4,7 +4,7 @@ The loop a user runs from cron or CI: log predictions (and outcomes when they ar
 them against a reference profile, alert, trigger retraining, compare, promote.
 """
 
-from ._alerts import Alert, Delivery, FileChannel, WebhookChannel
+from ._alerts import Alert, Delivery, FileChannel, WebhookChannel, next_action
 from ._estimate import estimate_performance
 from ._logs import Logged, PredictionLog, log_outcomes, log_predictions, logged
 from ._monitored import Monitored, monitored
@@ -31,6 +31,7 @@ __all__ = [
     "log_predictions",
     "logged",
     "monitored",
+    "next_action",
     "performance",
     "profile",
     "run_monitor",

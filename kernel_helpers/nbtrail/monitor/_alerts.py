@@ -16,7 +16,15 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["Alert", "Delivery", "FileChannel", "WebhookChannel", "alert_for", "deliver"]
+__all__ = [
+    "Alert",
+    "Delivery",
+    "FileChannel",
+    "WebhookChannel",
+    "alert_for",
+    "deliver",
+    "next_action",
+]
 
 # What a person should do next, by the kind of check that fired.
 _ACTIONS = {
@@ -46,6 +54,11 @@ class Alert:
         return f"{self.check} {self.status}: {self.summary}{where}. Next: {self.action}"
 
 
+def next_action(kind: str | None) -> str:
+    """What a person should do next when a check of this kind fails in a monitoring run."""
+    return _ACTIONS.get(kind or "", "open the check's card and its evidence run")
+
+
 def alert_for(result, *, run_id: str | None = None, max_findings: int = 10) -> Alert:
     """The alert for a failed check result: its summary and its worst findings."""
     details = getattr(result, "details", None)
@@ -65,7 +78,7 @@ def alert_for(result, *, run_id: str | None = None, max_findings: int = 10) -> A
         findings=findings,
         run_id=run_id,
         check_id=getattr(result, "record_id", None),
-        action=_ACTIONS.get(kind, "open the check's card and its evidence run"),
+        action=next_action(kind),
     )
 
 

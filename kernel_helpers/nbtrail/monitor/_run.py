@@ -60,16 +60,25 @@ def _since(value) -> pd.Timestamp | None:
 
 
 def _reference(spec: MonitorSpec):
-    if spec.reference is None:
-        return None
-    text = str(spec.reference)
-    if text.endswith(".json"):
-        from ._profile import Profile
+    """The reference (a profile or a table) and the reference rows the multivariate checks need.
 
-        return Profile.load(text)
+    A table serves both; beside a profile, ``reference_rows`` (a sample of a few thousand rows
+    is enough) gives the rows. Without rows, those two checks are ``error`` results saying so.
+    """
     from ..pipeline import read_table
 
-    return read_table(text, parameter="reference")
+    reference = rows = None
+    if spec.reference is not None:
+        text = str(spec.reference)
+        if text.endswith(".json"):
+            from ._profile import Profile
+
+            reference = Profile.load(text)
+        else:
+            reference = rows = read_table(text, parameter="reference")
+    if spec.reference_rows is not None:
+        rows = read_table(str(spec.reference_rows), parameter="reference_rows")
+    return reference, rows
 
 
 def _guarded(name: str, work) -> CheckResult:
@@ -80,7 +89,7 @@ def _guarded(name: str, work) -> CheckResult:
         return CheckResult(name, "error", f"could not run: {type(exc).__name__}: {exc}")
 
 
-def _judge(spec: MonitorSpec, frame: pd.DataFrame, reference) -> list[CheckResult]:
+def _judge(spec: MonitorSpec, frame: pd.DataFrame, reference, rows) -> list[CheckResult]:
     results = []
     inputs = frame[[c for c in frame.columns if c not in _LOG_COLUMNS]]
     if "drift" in spec.checks:
@@ -92,9 +101,9 @@ def _judge(spec: MonitorSpec, frame: pd.DataFrame, reference) -> list[CheckResul
             options = spec.checks["drift"]
             results.append(_guarded("drift", lambda: drift(reference, inputs, **options)))
     if "domain_classifier" in spec.checks:
-        results.append(_multivariate(spec, reference, inputs))
+        results.append(_multivariate(spec, rows, inputs))
     if "prediction_drift" in spec.checks:
-        results.append(_prediction_drift(spec, reference, frame))
+        results.append(_prediction_drift(spec, rows, frame))
     labelled = frame[frame[OUTCOME].notna()] if OUTCOME in frame else frame.iloc[:0]
     if "performance" in spec.checks:
         from ._performance import performance
@@ -122,13 +131,14 @@ def _judge(spec: MonitorSpec, frame: pd.DataFrame, reference) -> list[CheckResul
     return results
 
 
+_NO_ROWS = "needs reference rows: a table as 'reference', or 'reference_rows' beside a profile"
+
+
 def _multivariate(spec: MonitorSpec, reference, inputs: pd.DataFrame) -> CheckResult:
     from ..checks import domain_classifier
 
-    if not isinstance(reference, pd.DataFrame):
-        return CheckResult(
-            "domain_classifier", "error", "needs a reference table (rows), not a profile"
-        )
+    if reference is None:
+        return CheckResult("domain_classifier", "error", f"domain_classifier {_NO_ROWS}")
     options = spec.checks["domain_classifier"]
     return _guarded("domain_classifier", lambda: domain_classifier(reference, inputs, **options))
 
@@ -138,8 +148,8 @@ def _prediction_drift(spec: MonitorSpec, reference, frame: pd.DataFrame) -> Chec
     from ..checks import drift
 
     def work():
-        if not isinstance(reference, pd.DataFrame):
-            raise UsageError("prediction_drift needs a reference table (rows), not a profile")
+        if reference is None:
+            raise UsageError(f"prediction_drift {_NO_ROWS}")
         import joblib
 
         model = joblib.load(spec.model)
@@ -247,6 +257,7 @@ def _trigger(rule: dict, reason: str, evidence: list, trail, run) -> CheckResult
         {"pipeline_ok": float(started.ok)},
         {},
         details,
+        params={"rule": name, "pipeline": str(rule["pipeline"]), "pipeline_run": started.run_id},
     )
 
 
@@ -275,7 +286,7 @@ def run_monitor(spec, *, trail=None) -> MonitorResult:
                 if not len(logged.frame):
                     results = [CheckResult("prediction_log", "error", "no predictions logged")]
                 else:
-                    results = _judge(spec, logged.frame, _reference(spec))
+                    results = _judge(spec, logged.frame, *_reference(spec))
                 for result in results:
                     if result.record_id is None:  # made here, not by a registered check
                         _record(run, result, log.model_id)
@@ -315,6 +326,7 @@ def _record(run, result: CheckResult, model_id: str) -> None:
         summary=result.summary,
         metrics=result.metrics,
         details=result.details,
+        params=result.params or None,
     ).id
 
 

@@ -5,12 +5,13 @@
     name: adult-income
     model: models/model.joblib        # its prediction log is what is monitored
     reference: data/profile.json      # a monitor.profile() file, or a table (CSV / Parquet)
+    reference_rows: data/sample.parquet   # rows, for the two checks a profile cannot serve
     since: 7D                         # only predictions logged in the last 7 days
     timeout: 120                      # seconds for the whole monitoring run, alerts included
     checks:
       drift: {alpha: 0.05}
-      domain_classifier: {max_auc: 0.55}   # multivariate: needs a reference table
-      prediction_drift: {}                # answers vs the model's on the reference table
+      domain_classifier: {max_auc: 0.55}   # multivariate: needs reference rows
+      prediction_drift: {}                # answers vs the model's on the reference rows
       performance: {positive: ">50K", max_drop: 0.05, reference: {accuracy: 0.85}}
       estimated_performance: {positive: ">50K", min_roc_auc: 0.80}
     alerts:
@@ -39,7 +40,18 @@ from ..errors import UsageError
 
 __all__ = ["MonitorSpec", "load_monitor_spec"]
 
-_TOP = {"name", "model", "reference", "since", "timeout", "checks", "alerts", "triggers", "window"}
+_TOP = {
+    "name",
+    "model",
+    "reference",
+    "reference_rows",
+    "since",
+    "timeout",
+    "checks",
+    "alerts",
+    "triggers",
+    "window",
+}
 _CHECKS = {
     "drift",
     "domain_classifier",
@@ -59,6 +71,7 @@ class MonitorSpec:
     name: str
     model: str
     reference: str | None = None
+    reference_rows: str | None = None
     since: str | None = None
     window: str | None = None
     timeout: float = 300.0
@@ -151,6 +164,7 @@ def load_monitor_spec(source) -> MonitorSpec:
         name=str(data.get("name") or (path.stem if path else "monitor")),
         model=resolve(str(data["model"])),
         reference=resolve(data.get("reference")),
+        reference_rows=resolve(data.get("reference_rows")),
         since=data.get("since"),
         window=data.get("window"),
         timeout=float(timeout),

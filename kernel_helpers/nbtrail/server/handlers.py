@@ -235,6 +235,22 @@ class ArtifactsHandler(BaseHandler):
         return {"artifacts": [a.to_dict() for a in trail.artifacts(kind=kind, limit=limit)]}
 
 
+class MonitoringHandler(BaseHandler):
+    """The trail's monitoring runs with their alerts and triggers (``?limit=``, default 10)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit = self.limit_argument(10)
+        self.reply(await self.off_loop(self._monitoring, limit))
+
+    def _monitoring(self, limit: int) -> dict:
+        trail = self.trail_or_none()
+        if trail is None:
+            return {"runs": []}
+        return {"runs": views.monitoring_view(trail, limit=limit)}
+
+
 class SchemaHandler(BaseHandler):
     """A template's parameter schema (``?notebook=``), for the run dialog."""
 
@@ -309,6 +325,7 @@ _HANDLERS = {
     "schema": SchemaHandler,
     "jobs": JobsHandler,
     "job": JobHandler,
+    "monitoring": MonitoringHandler,
 }
 ROUTES = [
     (ENDPOINTS[name].replace("{id}", _IDS.get(name, "")), handler)

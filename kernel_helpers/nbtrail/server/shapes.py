@@ -29,6 +29,7 @@ ENDPOINTS = {
     "schema": "schema",
     "jobs": "jobs",
     "job": "jobs/{id}",
+    "monitoring": "monitoring",
 }
 
 JobStatus = Literal["running", "succeeded", "failed"]
@@ -190,6 +191,41 @@ class ArtifactsReply(TypedDict):
     artifacts: list[dict]
 
 
+class Alert(TypedDict):
+    """A check that failed in a monitoring run: what fired, and what to do next."""
+
+    check_id: str
+    name: str
+    status: CheckStatus
+    summary: str
+    action: str
+
+
+class Trigger(TypedDict):
+    """A retraining trigger a monitoring run fired, and the pipeline run it started."""
+
+    check_id: str
+    status: CheckStatus
+    summary: str
+    rule: str | None
+    pipeline_run: str | None
+
+
+class MonitoringRun(Run):
+    """A monitoring run (``nbtrail monitor SPEC``) with its alerts and triggers."""
+
+    checks: int
+    alerts: list[Alert]
+    triggers: list[Trigger]
+    deliveries: str | None
+
+
+class MonitoringReply(TypedDict):
+    """``GET monitoring``: the trail's monitoring runs, newest first."""
+
+    runs: list[MonitoringRun]
+
+
 class ErrorReply(TypedDict):
     """Any failure: a sentence and the HTTP status."""
 
@@ -213,6 +249,10 @@ SHAPES = (
     SchemaReply,
     Job,
     ArtifactsReply,
+    Alert,
+    Trigger,
+    MonitoringRun,
+    MonitoringReply,
     ErrorReply,
 )
 # TypeScript type name -> (the Literal, the name of the constant listing its values)

@@ -12,7 +12,14 @@ from .._json import jsonable
 from ..checks import CheckResult, check_card
 from ..vocabulary import failing
 
-__all__ = ["checks_view", "failing_checks", "lineage_view", "notebook_runs", "run_view"]
+__all__ = [
+    "checks_view",
+    "failing_checks",
+    "lineage_view",
+    "monitoring_view",
+    "notebook_runs",
+    "run_view",
+]
 
 _HIDDEN_KINDS = {"code", "environment", "notebook"}
 
@@ -39,6 +46,53 @@ def failing_checks(trail, run_ids: list[str]) -> dict[str, int]:
         if failing(check.status):
             counts[root_of[check.run_id]] += 1
     return counts
+
+
+def monitoring_view(trail, *, limit: int = 10) -> list[dict]:
+    """The trail's monitoring runs, newest first, each with its alerts and triggers.
+
+    An alert is a check that failed in the run (as ``nbtrail monitor`` sent it), with what to
+    do next; a trigger names its rule and the pipeline run it started. Two queries in all.
+    """
+    from ..monitor import next_action
+
+    runs = trail.runs(kind="monitor", limit=limit)
+    found: dict[str, list] = {r.id: [] for r in runs}
+    for check in trail.checks(list(found)) if found else []:
+        found[check.run_id].append(check)
+    out = []
+    for run in runs:
+        checks = found[run.id]
+        alerts, triggers, deliveries = [], [], None
+        for check in checks:
+            if check.name == "retraining_trigger":
+                triggers.append(
+                    {
+                        "check_id": check.id,
+                        "status": check.status,
+                        "summary": check.summary,
+                        "rule": check.params.get("rule"),
+                        "pipeline_run": check.params.get("pipeline_run"),
+                    }
+                )
+            elif check.name == "alert_delivery":
+                deliveries = check.summary
+            elif check.status == "fail":
+                alerts.append(
+                    {
+                        "check_id": check.id,
+                        "name": check.name,
+                        "status": check.status,
+                        "summary": check.summary,
+                        "action": next_action(check.kind or check.name),
+                    }
+                )
+        judged = len(checks) - len(triggers) - (deliveries is not None)
+        out.append(
+            run.to_dict()
+            | {"checks": judged, "alerts": alerts, "triggers": triggers, "deliveries": deliveries}
+        )
+    return out
 
 
 def run_view(trail, run_id: str) -> dict:
