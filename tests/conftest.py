@@ -215,3 +215,19 @@ def unprivileged(tmp_path):
         os.seteuid(0)
         os.setegid(0)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``nbtrail ARGS`` in this process: returns (exit code, stdout, stderr)."""
+    from nbtrail.cli import main
+
+    def run(*args):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's own usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -318,6 +318,12 @@ def _populate_every_column(trail, tmp_path):
     set_budget(trail, NewBudget(source.id, "input.csv", 2.0, 1e-6), replace=True)
     assert first.id  # the replacement points at it (budgets.replaces is filled)
     spend(trail, [source.id], 0.5, 1e-8, mechanism="fit", run_id=run.id, note="conservative")
+    from nbtrail.store import NewRegistryFact, write_registry
+
+    fact = NewRegistryFact(
+        "income", "alias", 1, "champion", source.id, "why", {"policy": "satisfied"}
+    )
+    write_registry(trail, "income", lambda rows: [fact])
     return run
 
 

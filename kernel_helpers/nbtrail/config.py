@@ -20,7 +20,7 @@ __all__ = ["HOME_DIRNAME", "ExportBudget", "Privacy", "Settings", "current_actor
 
 HOME_DIRNAME = ".nbtrail"
 
-_KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy", "export"}
+_KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy", "export", "policy", "roles", "approvers"}
 _PRIVACY_KEYS = {"identifiers", "examples", "require_budget"}
 _EXPORT_KEYS = {"p99_ms", "max_mb", "min_label_agreement", "max_proba_diff"}
 
@@ -86,6 +86,13 @@ class Settings:
         The project file the settings came from, if any.
     home_source : str or None
         How ``home`` was found: ``env``, ``config`` or ``found`` (upward search).
+    policy : dict
+        ``[tool.nbtrail.policy.<alias>]``: what a model version needs before an alias may point
+        at it (validated by :mod:`nbtrail.registry`).
+    roles : dict
+        ``[tool.nbtrail.roles]``: role -> the users who hold it.
+    approvers : dict
+        ``[tool.nbtrail.approvers]``: user -> the Ed25519 public key their approvals verify with.
     """
 
     home: Path | None = None
@@ -97,6 +104,9 @@ class Settings:
     home_source: str | None = None
     privacy: Privacy = field(default_factory=Privacy)
     export: ExportBudget = field(default_factory=ExportBudget)
+    policy: dict = field(default_factory=dict)
+    roles: dict = field(default_factory=dict)
+    approvers: dict = field(default_factory=dict)
 
 
 def current_actor(env: os._Environ | dict | None = None) -> str:
@@ -203,6 +213,42 @@ def _export(table, path: Path | None) -> ExportBudget:
     return ExportBudget(**{k: float(v) for k, v in table.items()})
 
 
+def _string_lists(table, what: str, path: Path | None) -> dict:
+    """``[tool.nbtrail.<what>]`` as name -> list of strings (roles: role -> users)."""
+    where = f"{path}: " if path else ""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}{what} must be a table ([tool.nbtrail.{what}])")
+    for key, value in table.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise UsageError(
+                f"{where}{what}.{key} must be a list of user names (strings), got {value!r}"
+            )
+    return {k: list(v) for k, v in table.items()}
+
+
+def _approvers(table, path: Path | None) -> dict:
+    where = f"{path}: " if path else ""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}approvers must be a table ([tool.nbtrail.approvers])")
+    for user, key in table.items():
+        if not isinstance(key, str) or not key.strip():
+            raise UsageError(f"{where}approvers.{user} must be a public key (a string)")
+    return dict(table)
+
+
+def _policy(table, path: Path | None) -> dict:
+    where = f"{path}: " if path else ""
+    if table is None:
+        return {}
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise UsageError(f"{where}policy must hold one table per alias ([tool.nbtrail.policy.X])")
+    return {alias: dict(rules) for alias, rules in table.items()}
+
+
 def load_settings(start: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
     """Resolve the settings that apply in ``start`` (default: the working directory).
 
@@ -241,6 +287,9 @@ def load_settings(start: str | os.PathLike | None = None, env: dict | None = Non
     return Settings(
         privacy=_privacy(data.get("privacy"), config_file),
         export=_export(data.get("export"), config_file),
+        policy=_policy(data.get("policy"), config_file),
+        roles=_string_lists(data.get("roles"), "roles", config_file),
+        approvers=_approvers(data.get("approvers"), config_file),
         home=home,
         store_url=env.get("NBTRAIL_STORE_URL") or data.get("store_url") or None,
         blob_url=blob_url or None,

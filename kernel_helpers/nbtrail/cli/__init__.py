@@ -48,6 +48,7 @@ from ._guard import (
     undecodable_input,
 )
 from ._monitor import cmd_monitor
+from ._registry import add_registry_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -219,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC", help="the monitoring spec (YAML)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_monitor)
+
+    add_registry_parser(sub, _Parser)
 
     p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
     p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")

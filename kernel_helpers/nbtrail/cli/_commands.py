@@ -199,17 +199,23 @@ def _printable_graph(graph):
 
 
 def cmd_verify(args) -> int:
+    from ..registry import verify_approvals
+
     with _read() as trail:
         report = trail.verify(expect_head=args.expect_head)
+        # Approvals carry their approvers' own signatures, checked against the configured keys.
+        approvals = verify_approvals(trail) if report.ok else []
     if args.json:
-        _print_json(report.to_dict())
+        _print_json(report.to_dict() | {"approval_problems": approvals})
     else:
         print(shown(report.summary()))
         for problem in report.problems[1:]:
             print(f"  also: {shown(problem)}")
+        for problem in approvals:
+            print(f"  approval: {shown(problem)}")
         for note in report.notes:
             print(f"  note: {shown(note)}")
-    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+    return EXIT_OK if report.ok and not approvals else EXIT_CHECK_FAILED
 
 
 def cmd_checkout(args) -> int:

@@ -38,12 +38,14 @@ from ._records import (
     Subject,
     Usage,
 )
+from ._registry import REGISTRY_VERBS, NewRegistryFact, registry_history, write_registry
 from ._run import Run
 from ._snapshot import table_parquet
 from ._trail import Trail
 from ._verify import Problem, VerifyReport
 
 __all__ = [
+    "REGISTRY_VERBS",
     "ArtifactRecord",
     "Batch",
     "BlobStore",
@@ -58,6 +60,7 @@ __all__ = [
     "NewCheck",
     "NewEdge",
     "NewMetric",
+    "NewRegistryFact",
     "NewRun",
     "Problem",
     "Run",
@@ -78,7 +81,9 @@ __all__ = [
     "open_blob_store",
     "open_or_create_trail",
     "open_trail",
+    "registry_history",
     "set_budget",
     "spend",
     "table_parquet",
+    "write_registry",
 ]

@@ -59,7 +59,8 @@ _HANDLERS = {
 }
 
 
-_INSERT_ONLY = ("budgets", "spends")  # facts that are one inserted row (see _ledger)
+# Facts that are one inserted row each (see _ledger and _registry).
+_INSERT_ONLY = ("budgets", "spends", "registry")
 
 
 @dataclass

@@ -299,10 +299,10 @@ class _Walk:
                 }
         ids = list(self.runs)
         for start in range(0, len(ids), _BATCH):
-            query = sa.select(r.c.id, r.c.name, r.c.kind, r.c.status, r.c.started_at).where(
-                r.c.id.in_(ids[start : start + _BATCH])
-            )
-            for ident, name, kind, status, started in self.conn.execute(query).all():
+            query = sa.select(
+                r.c.id, r.c.name, r.c.kind, r.c.status, r.c.started_at, r.c.actor
+            ).where(r.c.id.in_(ids[start : start + _BATCH]))
+            for ident, name, kind, status, started, actor in self.conn.execute(query).all():
                 nodes[f"run:{ident}"] = {
                     "type": "run",
                     "id": ident,
@@ -310,6 +310,7 @@ class _Walk:
                     "kind": kind,
                     "status": status,
                     "started_at": jsonable(started),
+                    "actor": actor,
                 }
         # An edge may name a fact removed behind nbtrail's back; keep the graph drawable and
         # let `nbtrail verify` report the deletion.

@@ -164,6 +164,7 @@ class Queries:
         *,
         artifact=None,
         status: str | None = None,
+        judged=None,
     ) -> list[CheckRecord]:
         """Return checks, oldest first: those recorded in ``run_ids``, or about an artifact.
 
@@ -176,6 +177,9 @@ class Queries:
             or in any role (``model``, ``reference``...).
         status : str, optional
             Keep checks with this status.
+        judged : iterable of str, optional
+            Keep the verdicts about any of these artifact ids (in any role): the evidence about
+            a model and everything upstream of it, in one query per 5,000 ids.
         """
         c, e = _schema.checks, _schema.edges
         query = sa.select(c).order_by(c.c.created_at, c.c.id)
@@ -185,8 +189,36 @@ class Queries:
             digest = self.get_artifact(artifact).id
             judged = sa.select(e.c.check_id).where(e.c.kind == "judged", e.c.artifact_id == digest)
             query = query.where(sa.or_(c.c.artifact_id == digest, c.c.id.in_(judged)))
+        if judged is not None:
+            ids = list(dict.fromkeys(judged))
+            if not ids:
+                return []
+            if run_ids is not None:
+                raise UsageError("give run_ids or judged, not both")
+            run_ids, by_subject = (
+                None,
+                [
+                    sa.or_(
+                        c.c.artifact_id.in_(chunk),
+                        c.c.id.in_(
+                            sa.select(e.c.check_id).where(
+                                e.c.kind == "judged", e.c.artifact_id.in_(chunk)
+                            )
+                        ),
+                    )
+                    for chunk in _chunks(ids)
+                ],
+            )
+        else:
+            by_subject = None
         with _db.read(self.engine) as conn:
-            if run_ids is None:
+            if by_subject is not None:
+                seen: dict[str, dict] = {}
+                for where in by_subject:
+                    for row in conn.execute(query.where(where)).mappings():
+                        seen[row["id"]] = row
+                rows = list(seen.values())
+            elif run_ids is None:
                 rows = list(conn.execute(query).mappings())
             else:
                 rows = []
@@ -195,6 +227,26 @@ class Queries:
             subjects = _subjects(conn, [r["id"] for r in rows])
         records = [CheckRecord.from_row(r, subjects.get(r["id"], ())) for r in rows]
         return sorted(records, key=lambda r: (r.created_at, r.id))
+
+    def check_names(self) -> set[str]:
+        """Every check name and kind recorded on the trail."""
+        c = _schema.checks
+        with _db.read(self.engine) as conn:
+            names = set(conn.execute(sa.select(c.c.name).distinct()).scalars())
+            kinds = set(conn.execute(sa.select(c.c.kind).distinct()).scalars())
+        return (names | kinds) - {None}
+
+    def artifact_paths(self, ref) -> list[str]:
+        """Every file path an artifact was read or written at, newest first."""
+        e = _schema.edges
+        digest = self.get_artifact(ref).id
+        query = (
+            sa.select(e.c.path)
+            .where(e.c.artifact_id == digest, e.c.path.is_not(None))
+            .order_by(e.c.created_at.desc())
+        )
+        with _db.read(self.engine) as conn:
+            return list(dict.fromkeys(conn.execute(query).scalars()))
 
     def describe_artifacts(self, digests) -> dict[str, tuple[str, str | None]]:
         """Name and file path of each artifact, for people: ``{digest: (name, path)}``.

@@ -28,13 +28,14 @@ __all__ = [
     "meta",
     "metadata",
     "metrics",
+    "registry",
     "runs",
     "spends",
 ]
 
 # The newest migration this code knows, and every one before it. A trail whose revision is
 # not in this list was written by a newer nbtrail and is refused.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 VERSION_TABLE = "nbtrail_alembic_version"
 
@@ -174,6 +175,21 @@ spends = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
 )
 
+registry = sa.Table(
+    "registry",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("alias", sa.String(64), nullable=True),
+    sa.Column("artifact_id", sa.String(32), nullable=True),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
 events = sa.Table(
     "events",
     metadata,
@@ -195,7 +211,9 @@ events = sa.Table(
 )
 
 # Tables whose rows are facts: each row is covered by its newest event.
-FACT_TABLES = {t.name: t for t in (runs, artifacts, edges, checks, metrics, budgets, spends)}
+FACT_TABLES = {
+    t.name: t for t in (runs, artifacts, edges, checks, metrics, budgets, spends, registry)
+}
 
 # Columns added after the first schema. Rows written before them hold NULL there, and a NULL
 # in one of these columns is left out of the row's audit digest, so those rows still verify.
