@@ -8,6 +8,7 @@ Where neither is possible the PostgreSQL cases are skipped with a loud reason, u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -231,3 +232,32 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+@contextlib.contextmanager
+def training_run(root, name: str, *, seed: int = 0, rows: int = 200, kind: str = "session"):
+    """A recorded run that reads ``NAME.csv``, fits a model and saves ``NAME.joblib``.
+
+    Yields ``(run, recorded)``: ``recorded`` holds the artifacts (``data``, ``frame``,
+    ``model``, ``file``) and ``path``, so the caller can record checks on them in the run.
+    """
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from nbtrail.store import open_trail
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x": rng.normal(size=rows), "y": rng.integers(0, 2, rows)})
+    data, path = Path(root) / f"{name}.csv", Path(root) / f"{name}.joblib"
+    frame.to_csv(data, index=False)
+    with open_trail(root) as trail, trail.start_run(f"train {name}", kind=kind) as run:
+        read = run.use(data, name="data")
+        table = run.produce(frame, name="frame", derived_from=[read])
+        model = LogisticRegression().fit(frame[["x"]], frame["y"])
+        fitted = run.produce(model, name="model", derived_from=[table])
+        joblib.dump(model, path)
+        saved = run.produce(path, name="model file", derived_from=[fitted])
+        recorded = {"data": read, "frame": table, "model": fitted, "file": saved, "path": path}
+        yield run, recorded

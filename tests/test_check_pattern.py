@@ -239,3 +239,19 @@ def test_produce_outside_any_run_still_returns_the_product(tmp_path):
     assert product.digest == fingerprint(np.arange(3)).digest
     with pytest.raises(UsageError, match="is not a file"):
         produce(tmp_path / "missing.onnx", name="missing")
+
+
+def test_data_passed_as_an_option_is_described_never_copied_into_the_trail(trail):
+    @check("sum_check", version=1, roles={"data": "data"})
+    def sum_check(data, *, weights=None, labels=None, cutoffs=(1, 2)):
+        return CheckResult("sum_check", "pass", "summed")
+
+    labels = np.arange(1000)
+    with trail.start_run("audit") as run:
+        sum_check(
+            pd.DataFrame({"a": [1, 2]}), weights=pd.Series(range(50)), labels=list(labels)
+        ).record(run)
+    (record,) = trail.checks([run.id])
+    assert record.params["weights"] == "Series of shape (50,)"
+    assert record.params["labels"] == "list of shape (1000,)"
+    assert record.params["cutoffs"] == [1, 2]  # a short option is kept as given

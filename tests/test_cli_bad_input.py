@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from nbtrail.cli import main
-from nbtrail.pipeline.safe_yaml import load_yaml_text
 from nbtrail.pipeline.spec import load_spec
+from nbtrail.safe_yaml import load_yaml_text
 from nbtrail.store import open_or_create_trail
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"

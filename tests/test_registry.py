@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import joblib
-import numpy as np
-import pandas as pd
 import pytest
+from conftest import training_run
 from sklearn.linear_model import LogisticRegression
 
 from nbtrail import registry
@@ -58,22 +57,11 @@ def project(tmp_path, monkeypatch, store_url):
 
 def _train(root: Path, name: str, *, seed: int, checks: dict) -> Path:
     """A session that reads data, fits a model, saves it, and records the given checks."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x": rng.normal(size=200), "y": rng.integers(0, 2, 200)})
-    data = root / f"{name}.csv"
-    frame.to_csv(data, index=False)
-    path = root / f"{name}.joblib"
-    with open_trail(root) as trail, trail.start_run(f"train {name}", kind="session") as run:
-        read = run.use(data, name="data")
-        table = run.produce(frame, name="frame", derived_from=[read])
-        model = LogisticRegression().fit(frame[["x"]], frame["y"])
-        fitted = run.produce(model, name="model", derived_from=[table])
-        joblib.dump(model, path)
-        run.produce(path, name="model file", derived_from=[fitted])
+    with training_run(root, name, seed=seed) as (run, recorded):
         for check, status in checks.items():
-            subject = table if check == "schema" else fitted
+            subject = recorded["frame"] if check == "schema" else recorded["model"]
             run.record_check(check, status, artifact=subject, summary=f"{check} {status}")
-    return path
+    return recorded["path"]
 
 
 def test_versions_are_content_numbered_in_order_and_on_the_audit_chain(project, cli):

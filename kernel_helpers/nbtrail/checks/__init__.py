@@ -22,11 +22,13 @@ renderer (:func:`register_renderer`) in notebooks, widgets, reports and the Jupy
 from ..errors import GateFailed
 from ..vocabulary import CHECK_STATUSES as STATUSES
 from ..vocabulary import worst
+from ._business import business_value
 from ._drift import domain_classifier, drift
 from ._drift_stats import summarise as column_summary
 from ._explain import Explanation, explain
 from ._fairness import disparity_table, fairness, fairness_table
 from ._gate import gate
+from ._impact import IMPACT_QUESTIONS, impact_assessment, impact_payload
 from ._labels import confident_learning, label_issues
 from ._latency import latency
 from ._leakage import leakage
@@ -54,6 +56,7 @@ from ._schema import Schema, infer_schema, validate
 
 __all__ = [
     "CHECK_CSS",
+    "IMPACT_QUESTIONS",
     "META_CLASSES",
     "META_COLUMNS",
     "META_INPUTS",
@@ -73,6 +76,7 @@ __all__ = [
     "SubjectRef",
     "available_checks",
     "bar_chart",
+    "business_value",
     "check",
     "check_card",
     "column_summary",
@@ -89,6 +93,8 @@ __all__ = [
     "gate",
     "get_check",
     "identifier_columns",
+    "impact_assessment",
+    "impact_payload",
     "infer_schema",
     "label_issues",
     "latency",

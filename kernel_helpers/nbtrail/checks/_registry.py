@@ -91,6 +91,13 @@ class CheckSpec:
         out = {}
         for name in self.parameters:
             value = arguments.get(name)
+            shape = getattr(value, "shape", None)
+            if shape or (isinstance(value, list | tuple) and len(value) > _MAX_ITEMS):
+                # Data passed as an option (labels, scores) is described, never copied: raw
+                # rows stay off the trail.
+                size = tuple(shape) if shape else (len(value),)
+                out[name] = f"{type(value).__name__} of shape {size}"
+                continue
             plain = jsonable(value)
             if isinstance(plain, str) and not isinstance(value, str) and value is not None:
                 plain = _short(repr(value))
@@ -98,6 +105,7 @@ class CheckSpec:
         return out
 
 
+_MAX_ITEMS = 20  # a longer list passed as an option is data, described by its length
 _CHECKS: dict[str, CheckSpec] = {}
 _loaded_entry_points = False
 
@@ -176,7 +184,8 @@ def check(kind: str, *, version, roles: dict | None = None):
             if not isinstance(result, CheckResult):
                 raise UsageError(f"check {kind!r} returned {type(result).__name__}, not a result")
             result.kind, result.version = spec.kind, spec.version
-            result.params = spec.options(bound.arguments)
+            # The options it was given; a check may add its own (a signature, say).
+            result.params = {**spec.options(bound.arguments), **(result.params or {})}
             subjects = [
                 (role, bound.arguments[param], param)
                 for param, role in roles.items()

@@ -48,7 +48,7 @@ from ._guard import (
     undecodable_input,
 )
 from ._monitor import cmd_monitor
-from ._registry import add_registry_parser
+from ._registry import add_document_parsers, add_registry_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -222,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_monitor)
 
     add_registry_parser(sub, _Parser)
+    add_document_parsers(sub)
 
     p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
     p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")

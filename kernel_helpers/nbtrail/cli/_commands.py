@@ -328,7 +328,7 @@ def _parameters(args) -> dict:
     values: dict = {}
     check_text_arguments(args.parameter, "-p")
     if args.file:
-        from ..pipeline.safe_yaml import load_yaml_file
+        from ..safe_yaml import load_yaml_file
 
         path = Path(args.file)
         loaded = load_yaml_file(path, what="parameter file")

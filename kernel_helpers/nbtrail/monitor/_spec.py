@@ -132,7 +132,7 @@ def _triggers(entries, where: str) -> list:
 
 def load_monitor_spec(source) -> MonitorSpec:
     """Read and validate a monitoring spec file (or a dict), refusing unknown keys by name."""
-    from ..pipeline.safe_yaml import load_yaml_file
+    from ..safe_yaml import load_yaml_file
 
     base = None
     if isinstance(source, str | os.PathLike):

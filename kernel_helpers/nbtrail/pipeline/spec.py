@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
+from ..safe_yaml import load_yaml_file
 from .parameters import ParameterSpec, check_plain, read_schema, validate
-from .safe_yaml import load_yaml_file
 
 __all__ = ["PipelineSpec", "StepSpec", "load_spec", "resolve_parameters"]
 

@@ -4,10 +4,19 @@ Every change is a fact on the trail's audit chain; the policy (``[tool.nbtrail.p
 evaluated against the trail's evidence at the moment of promotion and never bypassed.
 """
 
-from ._approvals import ApprovalRefused, approve, generate_key, verify_approvals
+from ._approvals import ApprovalRefused, approvals_of, approve, generate_key, verify_approvals
 from ._policy import AliasPolicy, PolicyReport, evaluate, known_checks, load_policies
 from ._promote import PromotionRefused, promote, rollback
-from ._versions import ModelVersion, RegisteredModel, get_model, list_models, register, resolve
+from ._versions import (
+    ModelVersion,
+    RegisteredModel,
+    get_model,
+    list_models,
+    model_artifact,
+    register,
+    resolve,
+    using_trail,
+)
 
 __all__ = [
     "AliasPolicy",
@@ -16,6 +25,7 @@ __all__ = [
     "PolicyReport",
     "PromotionRefused",
     "RegisteredModel",
+    "approvals_of",
     "approve",
     "evaluate",
     "generate_key",
@@ -23,9 +33,11 @@ __all__ = [
     "known_checks",
     "list_models",
     "load_policies",
+    "model_artifact",
     "promote",
     "register",
     "resolve",
     "rollback",
+    "using_trail",
     "verify_approvals",
 ]

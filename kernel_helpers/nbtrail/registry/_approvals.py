@@ -14,13 +14,10 @@ policy forbids self-approval (the default).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
+from .. import _signing
 from ..errors import UsageError
 
 __all__ = [
@@ -29,31 +26,13 @@ __all__ = [
     "approve",
     "authors_of",
     "generate_key",
+    "impact_problem",
     "verify_approvals",
 ]
-
-KEY_ENV = "NBTRAIL_APPROVER_KEY"
 
 
 class ApprovalRefused(UsageError):
     """An approval the roles or the policy do not allow; nothing was recorded."""
-
-
-def _crypto():
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-
-    return Ed25519PrivateKey, Ed25519PublicKey, serialization, InvalidSignature
-
-
-def _public_text(public_key) -> str:
-    _, _, serialization, _ = _crypto()
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode("ascii")
 
 
 def generate_key(path) -> str:
@@ -61,53 +40,17 @@ def generate_key(path) -> str:
 
     Put the public key in ``[tool.nbtrail.approvers]`` under your user name.
     """
-    private_cls, _, serialization, _ = _crypto()
-    path = Path(path)
-    if path.exists():
-        raise UsageError(f"{path} already exists: an approver key is never overwritten")
-    key = private_cls.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    return _public_text(key.public_key())
+    return _signing.generate_key(path)
 
 
-def _load_private(path):
-    private_cls, _, serialization, _ = _crypto()
-    if path is None:
-        path = os.environ.get(KEY_ENV)
-    if not path:
-        raise UsageError(
-            f"approving needs your private key: --key PATH or {KEY_ENV} "
-            "(nbtrail registry keygen PATH makes one)"
-        )
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the approver key ({exc.strerror})") from None
-    except (ValueError, TypeError):
-        raise UsageError(f"{path}: not an unencrypted PEM private key") from None
-    if not isinstance(key, private_cls):
-        raise UsageError(f"{path}: not an Ed25519 key")
-    return key
-
-
-def _payload(model: str, version: int, artifact_id: str, approver: str, comment, at: str) -> bytes:
-    fields = {
+def _payload(model: str, version: int, artifact_id: str, approver: str, comment) -> dict:
+    return {
         "model": model,
         "version": version,
         "artifact_id": artifact_id,
         "approver": approver,
         "comment": comment or "",
-        "signed_at": at,
     }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def authors_of(trail, version) -> set[str]:
@@ -139,29 +82,14 @@ class Approval:
 
 def _verify_row(row: dict, approvers: dict) -> str | None:
     """None when the approval's signature verifies with its approver's configured key."""
-    _, public_cls, _, invalid = _crypto()
     data = row["data"] or {}
-    configured = approvers.get(row["actor"])
-    if configured is None:
-        return f"no public key for {row['actor']} in [tool.nbtrail.approvers]"
-    try:
-        public = public_cls.from_public_bytes(base64.b64decode(configured, validate=True))
-        signature = base64.b64decode(data.get("signature", ""), validate=True)
-    except ValueError:
-        return f"the public key of {row['actor']} or the signature is not valid base64 Ed25519"
     payload = _payload(
-        row["model"],
-        row["version"],
-        row["artifact_id"],
-        row["actor"],
-        row["comment"],
-        data.get("signed_at", ""),
+        row["model"], row["version"], row["artifact_id"], row["actor"], row["comment"]
     )
-    try:
-        public.verify(signature, payload)
-    except invalid:
-        return f"the signature does not verify with the public key configured for {row['actor']}"
-    return None
+    problem = _signing.verify(
+        approvers.get(row["actor"]), data.get("signature"), payload, data.get("signed_at", "")
+    )
+    return problem and f"{problem} (of {row['actor']})"
 
 
 def approvals_of(rows: list[dict], version: int, approvers: dict) -> list[Approval]:
@@ -186,8 +114,23 @@ def approvals_of(rows: list[dict], version: int, approvers: dict) -> list[Approv
     return out
 
 
+def impact_problem(check, approvers: dict) -> str | None:
+    """None when a recorded impact assessment's signature verifies; else why not."""
+    from ..checks import impact_payload
+
+    params = check.params or {}
+    signer = params.get("signer")
+    if params.get("model_fingerprint") != check.artifact_id:
+        return "it was signed for another model than the one it judged"
+    payload = impact_payload(params.get("model_fingerprint"), params.get("answers") or {}, signer)
+    problem = _signing.verify(
+        approvers.get(signer), params.get("signature"), payload, params.get("signed_at", "")
+    )
+    return problem and f"{problem} (of {signer})"
+
+
 def verify_approvals(trail, settings=None) -> list[str]:
-    """Every approval on the trail whose signature does not verify, said in one line each."""
+    """Every approval or impact assessment whose signature does not verify, one line each."""
     from ..config import load_settings
     from ..store import registry_history
 
@@ -201,6 +144,10 @@ def verify_approvals(trail, settings=None) -> list[str]:
                     f"approval {row['id']} of {row['model']}@{row['version']} by "
                     f"{row['actor']}: {problem}"
                 )
+    for check in trail.checks(name="impact_assessment"):
+        problem = impact_problem(check, settings.approvers)
+        if problem:
+            problems.append(f"impact assessment {check.id} (run {check.run_id}): {problem}")
     return problems
 
 
@@ -218,7 +165,7 @@ def approve(name: str, version, *, comment: str | None = None, key=None, trail=N
 
     settings = load_settings()
     policies = load_policies(settings)
-    private = _load_private(key)
+    private = _signing.load_private_key(key)
     with using_trail(trail) as found:
         actor = found.actor
         target = get_model(name, trail=found).version(version)
@@ -237,13 +184,12 @@ def approve(name: str, version, *, comment: str | None = None, key=None, trail=N
                 "approving one's own model"
             )
         configured = settings.approvers.get(actor)
-        if configured != _public_text(private.public_key()):
+        if configured != _signing.public_text(private):
             raise ApprovalRefused(
                 f"this private key is not the one [tool.nbtrail.approvers] lists for {actor}"
             )
-        at = dt.datetime.now(dt.UTC).isoformat()
-        payload = _payload(name, target.version, target.artifact_id, actor, comment, at)
-        signature = base64.b64encode(private.sign(payload)).decode("ascii")
+        payload = _payload(name, target.version, target.artifact_id, actor, comment)
+        signature, at = _signing.sign(private, payload)
         fact = NewRegistryFact(
             name,
             "approve",

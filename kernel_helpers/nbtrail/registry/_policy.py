@@ -185,7 +185,7 @@ def evaluate(
 ) -> PolicyReport:
     """Evaluate ``policy`` for ``version`` of registered ``model`` against the trail now."""
     from ..config import load_settings
-    from ._approvals import approvals_of, authors_of
+    from ._approvals import approvals_of, authors_of, impact_problem
 
     settings = settings or load_settings()
     now = now or dt.datetime.now(dt.UTC)
@@ -200,7 +200,14 @@ def evaluate(
             newest = max(found, key=lambda c: (c.created_at, c.id))
             age = (now - newest.created_at).total_seconds() / 86400
             when = f"{age:.1f} days ago"
-            if newest.status not in ("pass", "warn"):
+            unsigned = (
+                impact_problem(newest, settings.approvers)
+                if (newest.kind or newest.name) == "impact_assessment"
+                else None
+            )
+            if unsigned:
+                state, detail = "failed", f"signature: {unsigned}"
+            elif newest.status not in ("pass", "warn"):
                 state, detail = "failed", f"newest is {newest.status}, {when}: {newest.summary}"
             elif policy.max_age_days is not None and age > policy.max_age_days:
                 state, detail = "stale", f"{newest.status} {when}, limit {policy.max_age_days:g}"

@@ -165,6 +165,7 @@ class Queries:
         artifact=None,
         status: str | None = None,
         judged=None,
+        name: str | None = None,
     ) -> list[CheckRecord]:
         """Return checks, oldest first: those recorded in ``run_ids``, or about an artifact.
 
@@ -177,6 +178,8 @@ class Queries:
             or in any role (``model``, ``reference``...).
         status : str, optional
             Keep checks with this status.
+        name : str, optional
+            Keep checks with this name.
         judged : iterable of str, optional
             Keep the verdicts about any of these artifact ids (in any role): the evidence about
             a model and everything upstream of it, in one query per 5,000 ids.
@@ -185,10 +188,12 @@ class Queries:
         query = sa.select(c).order_by(c.c.created_at, c.c.id)
         if status is not None:
             query = query.where(c.c.status == status)
+        if name is not None:
+            query = query.where(c.c.name == name)
         if artifact is not None:
             digest = self.get_artifact(artifact).id
-            judged = sa.select(e.c.check_id).where(e.c.kind == "judged", e.c.artifact_id == digest)
-            query = query.where(sa.or_(c.c.artifact_id == digest, c.c.id.in_(judged)))
+            about = sa.select(e.c.check_id).where(e.c.kind == "judged", e.c.artifact_id == digest)
+            query = query.where(sa.or_(c.c.artifact_id == digest, c.c.id.in_(about)))
         if judged is not None:
             ids = list(dict.fromkeys(judged))
             if not ids:
@@ -227,6 +232,22 @@ class Queries:
             subjects = _subjects(conn, [r["id"] for r in rows])
         records = [CheckRecord.from_row(r, subjects.get(r["id"], ())) for r in rows]
         return sorted(records, key=lambda r: (r.created_at, r.id))
+
+    def events(self, subject_ids=None) -> list[dict]:
+        """Audit events in chain order: all, or those about the given ids.
+
+        Ids of runs, artifacts, checks or registry facts: the Article 12 log of one model.
+        """
+        ev = _schema.events
+        columns = [c for c in ev.c if c.name not in ("change", "signature")]
+        query = sa.select(*columns).order_by(ev.c.seq)
+        with _db.read(self.engine) as conn:
+            if subject_ids is None:
+                return [dict(r) for r in conn.execute(query).mappings()]
+            rows = []
+            for chunk in _chunks(list(dict.fromkeys(subject_ids))):
+                rows.extend(conn.execute(query.where(ev.c.subject_id.in_(chunk))).mappings())
+        return sorted((dict(r) for r in rows), key=lambda r: r["seq"])
 
     def check_names(self) -> set[str]:
         """Every check name and kind recorded on the trail."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import UsageError
+from .errors import UsageError
 
 __all__ = [
     "MAX_BYTES",
