@@ -108,7 +108,12 @@ def lab(tmp_path_factory, browser):
     audit.metadata["kernelspec"] = nb.metadata["kernelspec"]
     nbformat.write(audit, root / "fairness.ipynb")
     port = _free_port()
-    env = dict(os.environ, NBTRAIL_HOME=str(home), JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"))
+    env = dict(
+        os.environ,
+        NBTRAIL_HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"),
+        NBTRAIL_APPROVER_KEY=str(root / "approver.key"),  # the server user's, made by a test
+    )
     command = [
         sys.executable,
         "-m",
@@ -417,3 +422,91 @@ def test_monitoring_runs_show_their_alerts_and_open_their_cards(lab, browser, sc
     )
     assert not errors, errors
     page.close()
+
+
+def _api(lab, path: str) -> dict:
+    request = urllib.request.Request(
+        f"{lab['url']}/nbtrail/api/{path}", headers={"Authorization": f"token {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def test_the_registry_section_approves_for_a_role_holder_only(
+    lab, browser, screenshot_dir, monkeypatch
+):
+    from conftest import training_run
+
+    from nbtrail import registry
+    from nbtrail.registry import generate_key
+    from nbtrail.store import open_trail
+
+    root = lab["root"]
+    user = _api(lab, "registry")["user"]["name"]  # who the server acts as
+    public = generate_key(root / "approver.key")
+
+    def policy(approvers_role: str) -> None:
+        (root / "pyproject.toml").write_text(
+            "[tool.nbtrail.policy.champion]\nrequire_checks = ['schema']\napprovals = 1\n"
+            f"approver_roles = ['risk']\n[tool.nbtrail.roles]\nrisk = ['{approvers_role}']\n"
+            f'[tool.nbtrail.approvers]\n"{user}" = "{public}"\n'
+        )
+
+    policy(user)
+    monkeypatch.setenv("NBTRAIL_USER", "bob")  # bob trains and registers; the server user approves
+    monkeypatch.setenv("NBTRAIL_HOME", str(lab["home"]))
+    with training_run(root, "registered") as (run, recorded):
+        run.record_check("schema", "pass", artifact=recorded["frame"])
+    with open_trail(root) as trail:
+        registry.register(recorded["path"], name="income", trail=trail)
+    try:
+        page, errors = _open(browser, lab, "analysis.ipynb")
+        page.evaluate("() => window.jupyterapp.shell.activateById('nbtrail-panel')")
+        page.click("#nbtrail-panel .nbtrail-refresh")
+        income = "#nbtrail-panel li.nbtrail-model[data-name='income']"
+        version = page.locator(f"{income} li.nbtrail-version[data-version='1']")
+        version.wait_for(timeout=60_000)
+        champion = version.locator(".nbtrail-policy[data-alias='champion']")
+        assert champion.get_attribute("data-satisfied") == "false"
+        assert "0 of 1 signed approval" in champion.inner_text()
+        version.locator("button.nbtrail-approve").click()
+        page.locator(".jp-Dialog input").fill("checked the schema card")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.wait_for_selector(
+            "#nbtrail-panel .nbtrail-policy[data-alias='champion'][data-satisfied='true']",
+            timeout=60_000,
+        )
+        assert f"approved by {user}" in version.inner_text()
+        assert version.locator("button.nbtrail-approve").count() == 0  # approved once
+        page.screenshot(path=str(screenshot_dir / "registry-approved.png"))
+        # Without the role, no button; and the server refuses a request made anyway.
+        policy("alice")
+        with training_run(root, "registered2", seed=1) as (run, recorded):
+            run.record_check("schema", "pass", artifact=recorded["frame"])
+        with open_trail(root) as trail:
+            registry.register(recorded["path"], name="income", trail=trail)
+        page.click("#nbtrail-panel .nbtrail-refresh")
+        second = page.locator("#nbtrail-panel li.nbtrail-version[data-version='2']")
+        second.wait_for(timeout=60_000)
+        assert page.locator("#nbtrail-panel button.nbtrail-approve").count() == 0
+        assert (
+            page.locator("#nbtrail-panel .nbtrail-registry-list").get_attribute("data-can-approve")
+            == "false"
+        )
+        status = page.evaluate(
+            """async () => {
+                const settings = window.jupyterapp.serviceManager.serverSettings;
+                const url = settings.baseUrl + 'nbtrail/api/registry/approve';
+                const init = {method: 'POST', body: JSON.stringify({name: 'income', version: 2})};
+                const reply = await fetch(url, {
+                    ...init,
+                    headers: {Authorization: 'token ' + settings.token},
+                });
+                return [reply.status, (await reply.json()).error];
+            }"""
+        )
+        assert status[0] == 403 and "holds no approving role" in status[1]
+        assert not errors, errors
+        page.close()
+    finally:
+        (root / "pyproject.toml").unlink()

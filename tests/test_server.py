@@ -12,7 +12,7 @@ import pytest
 import tornado
 from tornado.httpclient import HTTPClientError
 
-from nbtrail.store import init_trail
+from nbtrail.store import init_trail, open_trail
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -384,3 +384,87 @@ async def test_monitoring_limit_is_checked(jp_fetch, project):
         await get(jp_fetch, "monitoring", limit="0")
     assert raised.value.code == 400
     assert "'limit'" in json.loads(raised.value.response.body)["error"]
+
+
+def _registered(root: Path, monkeypatch, *, roles: str) -> str:
+    """A registered model under a policy needing one approval; returns the approver's key path."""
+    from conftest import training_run
+
+    from nbtrail import registry
+    from nbtrail.registry import generate_key
+
+    public = generate_key(root / "carol.key")
+    (root / "pyproject.toml").write_text(
+        "[tool.nbtrail.policy.champion]\nrequire_checks = ['schema']\napprovals = 1\n"
+        f"approver_roles = ['risk']\n[tool.nbtrail.roles]\n{roles}\n"
+        f'[tool.nbtrail.approvers]\ncarol = "{public}"\n'
+    )
+    monkeypatch.setenv("NBTRAIL_USER", "bob")
+    with training_run(root, "income") as (run, recorded):
+        run.record_check("schema", "pass", artifact=recorded["frame"])
+    with open_trail(root) as trail:
+        registry.register(recorded["path"], name="income", trail=trail)
+    monkeypatch.setenv("NBTRAIL_USER", "carol")
+    monkeypatch.setenv("NBTRAIL_APPROVER_KEY", str(root / "carol.key"))
+    return str(root / "carol.key")
+
+
+async def post(jp_fetch, path, body) -> dict:
+    response = await jp_fetch(
+        "nbtrail", "api", *path.split("/"), method="POST", body=json.dumps(body)
+    )
+    return json.loads(response.body)
+
+
+async def test_the_registry_lists_policy_states_and_approves_for_a_role_holder(
+    jp_fetch, project, monkeypatch
+):
+    _registered(project["root"], monkeypatch, roles="risk = ['carol']")
+    reply = await get(jp_fetch, "registry")
+    assert reply["user"] == {"name": "carol", "roles": ["risk"], "can_approve": True, "why": None}
+    ((model,),) = [reply["models"]]
+    (version,) = model["versions"]
+    assert version["policy"] == [
+        {
+            "alias": "champion",
+            "satisfied": False,
+            "missing": ["approvals: missing (0 of 1 signed approval(s) by risk)"],
+        }
+    ]
+    approved = await post(jp_fetch, "registry/approve", {"name": "income", "version": 1})
+    assert approved["approver"] == "carol" and "approved income@1" in approved["message"]
+    (version,) = (await get(jp_fetch, "registry"))["models"][0]["versions"]
+    assert version["approvals"] == ["carol"] and version["policy"][0]["satisfied"] is True
+
+
+async def test_an_approval_without_the_role_is_refused_by_the_server(
+    jp_fetch, project, monkeypatch
+):
+    _registered(project["root"], monkeypatch, roles="risk = ['alice']")
+    reply = await get(jp_fetch, "registry")
+    assert (
+        reply["user"]["can_approve"] is False and "holds no approving role" in reply["user"]["why"]
+    )
+    with pytest.raises(HTTPClientError) as refused:
+        await post(jp_fetch, "registry/approve", {"name": "income", "version": 1})
+    assert refused.value.code == 403
+    assert "carol holds no approving role" in json.loads(refused.value.response.body)["error"]
+    with open_trail(project["root"]) as trail:
+        from nbtrail.store import registry_history
+
+        assert [r["action"] for r in registry_history(trail)] == ["register"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"version": 1}, "'name' (the registered model) is required"),
+        ({"name": "income", "version": "1"}, "'version' must be a version number"),
+        ({"name": "income", "version": 1, "comment": 5}, "'comment' must be text"),
+    ],
+)
+async def test_bad_approval_requests_get_400_naming_the_field(jp_fetch, project, body, message):
+    with pytest.raises(HTTPClientError) as refused:
+        await post(jp_fetch, "registry/approve", body)
+    assert refused.value.code == 400
+    assert message in json.loads(refused.value.response.body)["error"]

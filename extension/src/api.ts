@@ -20,7 +20,7 @@ export const LINEAGE_EDGE_KINDS: readonly LineageEdgeKind[] = ['derived', 'cell'
 export const FAILING_CHECK_STATUSES: readonly CheckStatus[] = ['fail', 'error'];
 
 /** Endpoint names, as the server hands them to the page (nbtrailEndpoints). */
-export type Endpoint = 'status' | 'runs' | 'run' | 'lineage' | 'checks' | 'artifacts' | 'schema' | 'jobs' | 'job' | 'monitoring';
+export type Endpoint = 'status' | 'runs' | 'run' | 'lineage' | 'checks' | 'artifacts' | 'schema' | 'jobs' | 'job' | 'monitoring' | 'registry' | 'approve';
 
 /** A run as the panel lists it. */
 export interface IRun {
@@ -219,6 +219,53 @@ export interface IMonitoringRun {
 /** `GET monitoring`: the trail's monitoring runs, newest first. */
 export interface IMonitoringReply {
   runs: IMonitoringRun[];
+}
+
+/** An alias's policy evaluated for one version now. */
+export interface IPolicyState {
+  alias: string;
+  satisfied: boolean;
+  missing: string[];
+}
+
+/** A registered version, its aliases, its valid approvals and its policy states. */
+export interface IRegistryVersion {
+  version: number;
+  artifact_id: string;
+  registered_by: string;
+  registered_at: string;
+  aliases: string[];
+  approvals: string[];
+  policy: IPolicyState[];
+}
+
+/** A registered model with its newest versions. */
+export interface IRegistryModel {
+  name: string;
+  aliases: Record<string, unknown>;
+  versions: IRegistryVersion[];
+}
+
+/** Who the server acts as, and whether they may approve (the server checks again). */
+export interface IRegistryUser {
+  name: string;
+  roles: string[];
+  can_approve: boolean;
+  why: string | null;
+}
+
+/** `GET registry`: registered models, policy status per version, the user's rights. */
+export interface IRegistryReply {
+  models: IRegistryModel[];
+  user: IRegistryUser;
+}
+
+/** `POST registry/approve`: the approval recorded (signed with the server user's key). */
+export interface IApproveReply {
+  model: string;
+  version: number;
+  approver: string;
+  message: string;
 }
 
 /** Any failure: a sentence and the HTTP status. */

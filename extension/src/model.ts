@@ -11,6 +11,7 @@ import {
   ILineageReply,
   IMonitoringReply,
   IMonitoringRun,
+  IRegistryReply,
   IRun,
   IRunsReply
 } from './api';
@@ -28,6 +29,8 @@ export interface ITrailState {
   runs: IRun[];
   /** The trail's monitoring runs, whatever the notebook. */
   monitoring: IMonitoringRun[];
+  /** Registered models and the user's right to approve; null until fetched. */
+  registry: IRegistryReply | null;
   lineage: ILineageReply;
   checks: ICheck[];
   error: string | null;
@@ -42,6 +45,7 @@ export class TrailModel {
     selected: null,
     runs: [],
     monitoring: [],
+    registry: null,
     lineage: EMPTY,
     checks: [],
     error: null,
@@ -118,11 +122,12 @@ export class TrailModel {
     try {
       const kinds = this.kinds.length ? this.kinds.join(',') : undefined;
       const which = selected ? { run: selected } : { notebook };
-      const [runs, lineage, checks, monitoring] = await Promise.all([
+      const [runs, lineage, checks, monitoring, registry] = await Promise.all([
         requestAPI<IRunsReply>(endpoint('runs') + query({ notebook, limit: '20' })),
         requestAPI<ILineageReply>(endpoint('lineage') + query({ ...which, kinds })),
         requestAPI<IChecksReply>(endpoint('checks') + query(which)),
-        requestAPI<IMonitoringReply>(endpoint('monitoring') + query({ limit: '10' }))
+        requestAPI<IMonitoringReply>(endpoint('monitoring') + query({ limit: '10' })),
+        requestAPI<IRegistryReply>(endpoint('registry'))
       ]);
       if (notebook !== this._state.notebook || selected !== this._state.selected) {
         return; // the user moved to another notebook or run meanwhile
@@ -132,6 +137,7 @@ export class TrailModel {
         selected,
         runs: runs.runs,
         monitoring: monitoring.runs,
+        registry,
         lineage,
         checks: checks.checks,
         error: null,

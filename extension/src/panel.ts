@@ -9,6 +9,7 @@ import { h } from './dom';
 import { renderLineage } from './graph';
 import { ITrailState, TrailModel } from './model';
 import { renderMonitoring } from './monitoring';
+import { renderRegistry } from './registry';
 
 /**
  * One check in the list: its badge, name and summary; opened (a click on its head), the card
@@ -78,6 +79,7 @@ export class TrailPanel extends Widget {
   private _checks = h('ul', 'nbtrail-check-list');
   private _runs = h('ul', 'nbtrail-run-list');
   private _monitoring = h('ul', 'nbtrail-monitor-list');
+  private _registry = h('ul', 'nbtrail-registry-list');
 
   /** The checks the user opened, kept open when the panel refreshes. */
   private _opened = new Set<string>();
@@ -104,6 +106,8 @@ export class TrailPanel extends Widget {
     this.node.appendChild(this._runs);
     this.node.appendChild(h('h3', 'nbtrail-section', 'Monitoring'));
     this.node.appendChild(this._monitoring);
+    this.node.appendChild(h('h3', 'nbtrail-section', 'Registry'));
+    this.node.appendChild(this._registry);
     model.changed.connect((_, state) => this.render(state));
     this.render(model.state);
   }
@@ -149,5 +153,6 @@ export class TrailPanel extends Widget {
     renderMonitoring(this._monitoring, state.monitoring, state.selected, run =>
       void this.model.select(run.id === state.selected ? null : run.id)
     );
+    renderRegistry(this._registry, state.registry, () => void this.model.refresh());
   }
 }

@@ -4,7 +4,14 @@ Every change is a fact on the trail's audit chain; the policy (``[tool.nbtrail.p
 evaluated against the trail's evidence at the moment of promotion and never bypassed.
 """
 
-from ._approvals import ApprovalRefused, approvals_of, approve, generate_key, verify_approvals
+from ._approvals import (
+    ApprovalRefused,
+    approvals_of,
+    approve,
+    approver_roles,
+    generate_key,
+    verify_approvals,
+)
 from ._policy import AliasPolicy, PolicyReport, evaluate, known_checks, load_policies
 from ._promote import PromotionRefused, promote, rollback
 from ._versions import (
@@ -27,6 +34,7 @@ __all__ = [
     "RegisteredModel",
     "approvals_of",
     "approve",
+    "approver_roles",
     "evaluate",
     "generate_key",
     "get_model",

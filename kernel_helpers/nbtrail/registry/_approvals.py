@@ -24,6 +24,7 @@ __all__ = [
     "ApprovalRefused",
     "approvals_of",
     "approve",
+    "approver_roles",
     "authors_of",
     "generate_key",
     "impact_problem",
@@ -151,6 +152,21 @@ def verify_approvals(trail, settings=None) -> list[str]:
     return problems
 
 
+def approver_roles(settings, policies: dict, user: str) -> tuple[list[str], str | None]:
+    """The roles ``user`` holds, and why they may not approve (None when they may)."""
+    approving = {r for p in policies.values() for r in p.approver_roles}
+    held = sorted(r for r, users in settings.roles.items() if user in users)
+    if not approving & set(held):
+        return held, (
+            f"{user} holds no approving role (roles that approve: "
+            f"{', '.join(sorted(approving)) or 'none: no policy asks for approvals'}; "
+            f"{user} holds: {', '.join(held) or 'none'})"
+        )
+    if user not in settings.approvers:
+        return held, f"{user} has no public key in [tool.nbtrail.approvers]"
+    return held, None
+
+
 def approve(name: str, version, *, comment: str | None = None, key=None, trail=None):
     """Approve a version of a registered model, signed with your Ed25519 key.
 
@@ -169,14 +185,9 @@ def approve(name: str, version, *, comment: str | None = None, key=None, trail=N
     with using_trail(trail) as found:
         actor = found.actor
         target = get_model(name, trail=found).version(version)
-        approving = {r for p in policies.values() for r in p.approver_roles}
-        held = sorted(r for r, users in settings.roles.items() if actor in users)
-        if not approving & set(held):
-            raise ApprovalRefused(
-                f"{actor} holds no approving role (roles that approve: "
-                f"{', '.join(sorted(approving)) or 'none: no policy asks for approvals'}; "
-                f"{actor} holds: {', '.join(held) or 'none'})"
-            )
+        held, why = approver_roles(settings, policies, actor)
+        if why:
+            raise ApprovalRefused(why)
         forbids = [a for a, p in policies.items() if p.forbid_self_approval]
         if forbids and actor in authors_of(found, target):
             raise ApprovalRefused(

@@ -42,6 +42,32 @@ class State:
             )
         return settings
 
+    def settings(self):
+        """The settings that apply in the root now (read again: policies and roles may change)."""
+        return self._settings()
+
+    def run_cli(self, arguments: list[str], *, timeout: float = 120):
+        """Run ``nbtrail ARGUMENTS`` in the root as a child process; return it, completed.
+
+        The server never writes the trail itself: what must be written runs here.
+        """
+        import os
+        import subprocess
+        import sys
+
+        env = dict(os.environ)
+        if self.config.trail_home:
+            env["NBTRAIL_HOME"] = str(Path(self.config.trail_home).expanduser().resolve())
+        return subprocess.run(
+            [sys.executable, "-m", "nbtrail", *arguments],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
     def trail_home(self, *, cached: bool = False) -> Path | None:
         """The trail's folder, resolved: the API serves nothing inside it.
 

@@ -32,6 +32,7 @@ __all__ = [
     "Refused",
     "check_notebook",
     "check_run_ref",
+    "parse_approve_body",
     "parse_job_body",
     "scrub",
 ]
@@ -112,8 +113,7 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def parse_job_body(body: bytes) -> tuple[str, dict]:
-    """``{"notebook": PATH, "parameters": {...}}`` from a body; :class:`Refused` otherwise."""
+def _json_object(body: bytes) -> dict:
     if len(body) > MAX_BODY:
         raise Refused(400, f"the request body is larger than {MAX_BODY} bytes")
     try:
@@ -126,6 +126,25 @@ def parse_job_body(body: bytes) -> tuple[str, dict]:
         raise Refused(400, "the request body must be a JSON object")
     if _depth(data) > MAX_DEPTH:
         raise Refused(400, f"the request body nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def parse_approve_body(body: bytes) -> tuple[str, int, str]:
+    """``{"name": MODEL, "version": N, "comment": TEXT}``; :class:`Refused` otherwise."""
+    data = _json_object(body)
+    name, version, comment = data.get("name"), data.get("version"), data.get("comment", "")
+    if not isinstance(name, str) or not name:
+        raise Refused(400, "'name' (the registered model) is required")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise Refused(400, "'version' must be a version number (1 or more)")
+    if not isinstance(comment, str) or len(comment) > 2000:
+        raise Refused(400, "'comment' must be text of at most 2000 characters")
+    return name, version, comment
+
+
+def parse_job_body(body: bytes) -> tuple[str, dict]:
+    """``{"notebook": PATH, "parameters": {...}}`` from a body; :class:`Refused` otherwise."""
+    data = _json_object(body)
     notebook = data.get("notebook")
     if notebook is None or notebook == "":
         raise Refused(400, "the 'notebook' field is required")

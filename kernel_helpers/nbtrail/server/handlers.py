@@ -27,7 +27,14 @@ from jupyter_server.utils import url_path_join
 from .._json import jsonable
 from ..errors import NbtrailError, RunNotFound
 from . import views
-from .guards import Refused, check_notebook, check_run_ref, parse_job_body, scrub
+from .guards import (
+    Refused,
+    check_notebook,
+    check_run_ref,
+    parse_approve_body,
+    parse_job_body,
+    scrub,
+)
 from .jobs import JobRefused, TooManyJobs
 from .shapes import ENDPOINTS, NAMESPACE
 
@@ -251,6 +258,61 @@ class MonitoringHandler(BaseHandler):
         return {"runs": views.monitoring_view(trail, limit=limit)}
 
 
+class RegistryHandler(BaseHandler):
+    """Registered models, their newest versions (``?limit=``, default 5) and policy states."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit = self.limit_argument(5)
+        self.reply(await self.off_loop(self._registry, limit))
+
+    def _registry(self, limit: int) -> dict:
+        trail = self.trail_or_none()
+        if trail is None:
+            return {
+                "models": [],
+                "user": {"name": "", "roles": [], "can_approve": False, "why": "no trail yet"},
+            }
+        return views.registry_view(trail, self.nbtrail.settings(), limit=limit)
+
+
+class ApproveHandler(BaseHandler):
+    """POST ``{"name": MODEL, "version": N, "comment": TEXT}``: approve as the server's user.
+
+    The server itself never writes the trail: the approval runs as ``nbtrail registry approve``
+    in a child process with the server's environment (its user, their key), which checks the
+    roles and the policy again; refused, it answers 403 with the reason.
+    """
+
+    @tornado.web.authenticated
+    @authorized(action="write")
+    async def post(self) -> None:
+        name, version, comment = parse_approve_body(self.request.body)
+        self.reply(await self.off_loop(self._approve, name, version, comment))
+
+    def _approve(self, name: str, version: int, comment: str) -> dict:
+        from ..registry import approver_roles, load_policies
+
+        settings = self.nbtrail.settings()
+        _, why = approver_roles(settings, load_policies(settings), settings.actor)
+        if why:
+            raise Refused(403, why)
+        done = self.nbtrail.run_cli(
+            ["registry", "approve", name, str(version), "--comment", comment]
+        )
+        if done.returncode == 2:
+            raise Refused(403, done.stderr.strip().removeprefix("nbtrail: error: "))
+        if done.returncode != 0:
+            raise Refused(500, "the approval failed (see the Jupyter server's log)")
+        return {
+            "model": name,
+            "version": version,
+            "approver": settings.actor,
+            "message": done.stdout.strip(),
+        }
+
+
 class SchemaHandler(BaseHandler):
     """A template's parameter schema (``?notebook=``), for the run dialog."""
 
@@ -326,6 +388,8 @@ _HANDLERS = {
     "jobs": JobsHandler,
     "job": JobHandler,
     "monitoring": MonitoringHandler,
+    "registry": RegistryHandler,
+    "approve": ApproveHandler,
 }
 ROUTES = [
     (ENDPOINTS[name].replace("{id}", _IDS.get(name, "")), handler)

@@ -30,6 +30,8 @@ ENDPOINTS = {
     "jobs": "jobs",
     "job": "jobs/{id}",
     "monitoring": "monitoring",
+    "registry": "registry",
+    "approve": "registry/approve",
 }
 
 JobStatus = Literal["running", "succeeded", "failed"]
@@ -226,6 +228,59 @@ class MonitoringReply(TypedDict):
     runs: list[MonitoringRun]
 
 
+class PolicyState(TypedDict):
+    """An alias's policy evaluated for one version now."""
+
+    alias: str
+    satisfied: bool
+    missing: list[str]
+
+
+class RegistryVersion(TypedDict):
+    """A registered version, its aliases, its valid approvals and its policy states."""
+
+    version: int
+    artifact_id: str
+    registered_by: str
+    registered_at: str
+    aliases: list[str]
+    approvals: list[str]
+    policy: list[PolicyState]
+
+
+class RegistryModel(TypedDict):
+    """A registered model with its newest versions."""
+
+    name: str
+    aliases: dict
+    versions: list[RegistryVersion]
+
+
+class RegistryUser(TypedDict):
+    """Who the server acts as, and whether they may approve (the server checks again)."""
+
+    name: str
+    roles: list[str]
+    can_approve: bool
+    why: str | None
+
+
+class RegistryReply(TypedDict):
+    """``GET registry``: registered models, policy status per version, the user's rights."""
+
+    models: list[RegistryModel]
+    user: RegistryUser
+
+
+class ApproveReply(TypedDict):
+    """``POST registry/approve``: the approval recorded (signed with the server user's key)."""
+
+    model: str
+    version: int
+    approver: str
+    message: str
+
+
 class ErrorReply(TypedDict):
     """Any failure: a sentence and the HTTP status."""
 
@@ -253,6 +308,12 @@ SHAPES = (
     Trigger,
     MonitoringRun,
     MonitoringReply,
+    PolicyState,
+    RegistryVersion,
+    RegistryModel,
+    RegistryUser,
+    RegistryReply,
+    ApproveReply,
     ErrorReply,
 )
 # TypeScript type name -> (the Literal, the name of the constant listing its values)

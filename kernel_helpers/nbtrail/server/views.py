@@ -18,6 +18,7 @@ __all__ = [
     "lineage_view",
     "monitoring_view",
     "notebook_runs",
+    "registry_view",
     "run_view",
 ]
 
@@ -93,6 +94,47 @@ def monitoring_view(trail, *, limit: int = 10) -> list[dict]:
             | {"checks": judged, "alerts": alerts, "triggers": triggers, "deliveries": deliveries}
         )
     return out
+
+
+def registry_view(trail, settings, *, limit: int = 5) -> dict:
+    """Registered models, their newest versions and each alias's policy state per version.
+
+    Also whether the server's user may approve (the approve handler checks again).
+    """
+    from ..registry import (
+        approvals_of,
+        approver_roles,
+        evaluate,
+        get_model,
+        known_checks,
+        list_models,
+        load_policies,
+    )
+
+    policies = load_policies(settings, known_checks=known_checks(trail))
+    models = []
+    for name in list_models(trail=trail)["name"]:
+        model = get_model(name, trail=trail)
+        versions = []
+        for version in reversed(model.versions[-limit:]):
+            approvals = approvals_of(model.rows, version.version, settings.approvers)
+            states = []
+            for alias, policy in sorted(policies.items()):
+                report = evaluate(trail, model, version, policy, settings)
+                states.append(
+                    {"alias": alias, "satisfied": report.satisfied, "missing": report.missing}
+                )
+            versions.append(
+                version.to_dict()
+                | {
+                    "approvals": sorted({a.approver for a in approvals if a.valid}),
+                    "policy": states,
+                }
+            )
+        models.append({"name": name, "aliases": dict(model.aliases), "versions": versions})
+    roles, why = approver_roles(settings, policies, settings.actor)
+    user = {"name": settings.actor, "roles": roles, "can_approve": why is None, "why": why}
+    return {"models": models, "user": user}
 
 
 def run_view(trail, run_id: str) -> dict:

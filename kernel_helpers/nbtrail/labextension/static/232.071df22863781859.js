@@ -1,4 +1,4 @@
-"use strict";(self.rspackChunknbtrail=self.rspackChunknbtrail||[]).push([[232],{"./node_modules/css-loader/dist/cjs.js!./style/base.css"(e,r,t){var a=t("./node_modules/css-loader/dist/runtime/noSourceMaps.js"),n=t.n(a),i=t("./node_modules/css-loader/dist/runtime/api.js"),o=(t.n(i))()(n());o.push([e.id,`.nbtrail-panel {
+"use strict";(self.rspackChunknbtrail=self.rspackChunknbtrail||[]).push([[232],{"./node_modules/css-loader/dist/cjs.js!./style/base.css"(r,e,t){var a=t("./node_modules/css-loader/dist/runtime/noSourceMaps.js"),n=t.n(a),i=t("./node_modules/css-loader/dist/runtime/api.js"),o=(t.n(i))()(n());o.push([r.id,`.nbtrail-panel {
   background: var(--jp-layout-color1);
   color: var(--jp-ui-font-color1);
   font-size: var(--jp-ui-font-size1);
@@ -384,4 +384,48 @@
   color: var(--jp-ui-font-color2);
   margin-top: 2px;
 }
-`,""]),t.d(r,{},{A:o})},"./node_modules/css-loader/dist/runtime/api.js"(e){e.exports=function(e){var r=[];return r.toString=function(){return this.map(function(r){var t="",a=void 0!==r[5];return r[4]&&(t+="@supports (".concat(r[4],") {")),r[2]&&(t+="@media ".concat(r[2]," {")),a&&(t+="@layer".concat(r[5].length>0?" ".concat(r[5]):""," {")),t+=e(r),a&&(t+="}"),r[2]&&(t+="}"),r[4]&&(t+="}"),t}).join("")},r.i=function(e,t,a,n,i){"string"==typeof e&&(e=[[null,e,void 0]]);var o={};if(a)for(var l=0;l<this.length;l++){var s=this[l][0];null!=s&&(o[s]=!0)}for(var d=0;d<e.length;d++){var c=[].concat(e[d]);a&&o[c[0]]||(void 0!==i&&(void 0===c[5]||(c[1]="@layer".concat(c[5].length>0?" ".concat(c[5]):""," {").concat(c[1],"}")),c[5]=i),t&&(c[2]&&(c[1]="@media ".concat(c[2]," {").concat(c[1],"}")),c[2]=t),n&&(c[4]?(c[1]="@supports (".concat(c[4],") {").concat(c[1],"}"),c[4]=n):c[4]="".concat(n)),r.push(c))}},r}},"./node_modules/css-loader/dist/runtime/noSourceMaps.js"(e){e.exports=function(e){return e[1]}},"./node_modules/style-loader/dist/runtime/injectStylesIntoStyleTag.js"(e){var r=[];function t(e){for(var t=-1,a=0;a<r.length;a++)if(r[a].identifier===e){t=a;break}return t}function a(e,a){for(var n={},i=[],o=0;o<e.length;o++){var l=e[o],s=a.base?l[0]+a.base:l[0],d=n[s]||0,c="".concat(s," ").concat(d);n[s]=d+1;var p=t(c),u={css:l[1],media:l[2],sourceMap:l[3],supports:l[4],layer:l[5]};if(-1!==p)r[p].references++,r[p].updater(u);else{var b=function(e,r){var t=r.domAPI(r);return t.update(e),function(r){r?(r.css!==e.css||r.media!==e.media||r.sourceMap!==e.sourceMap||r.supports!==e.supports||r.layer!==e.layer)&&t.update(e=r):t.remove()}}(u,a);a.byIndex=o,r.splice(o,0,{identifier:c,updater:b,references:1})}i.push(c)}return i}e.exports=function(e,n){var i=a(e=e||[],n=n||{});return function(e){e=e||[];for(var o=0;o<i.length;o++){var l=t(i[o]);r[l].references--}for(var s=a(e,n),d=0;d<i.length;d++){var c=t(i[d]);0===r[c].references&&(r[c].updater(),r.splice(c,1))}i=s}}},"./node_modules/style-loader/dist/runtime/insertBySelector.js"(e){var r={};e.exports=function(e,t){var a=function(e){if(void 0===r[e]){var t=document.querySelector(e);if(window.HTMLIFrameElement&&t instanceof window.HTMLIFrameElement)try{t=t.contentDocument.head}catch(e){t=null}r[e]=t}return r[e]}(e);if(!a)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");a.appendChild(t)}},"./node_modules/style-loader/dist/runtime/insertStyleElement.js"(e){e.exports=function(e){var r=document.createElement("style");return e.setAttributes(r,e.attributes),e.insert(r,e.options),r}},"./node_modules/style-loader/dist/runtime/setAttributesWithoutAttributes.js"(e,r,t){e.exports=function(e){var r=t.nc;r&&e.setAttribute("nonce",r)}},"./node_modules/style-loader/dist/runtime/styleDomAPI.js"(e){e.exports=function(e){if("u"<typeof document)return{update:function(){},remove:function(){}};var r=e.insertStyleElement(e);return{update:function(t){var a,n,i;a="",t.supports&&(a+="@supports (".concat(t.supports,") {")),t.media&&(a+="@media ".concat(t.media," {")),(n=void 0!==t.layer)&&(a+="@layer".concat(t.layer.length>0?" ".concat(t.layer):""," {")),a+=t.css,n&&(a+="}"),t.media&&(a+="}"),t.supports&&(a+="}"),(i=t.sourceMap)&&"u">typeof btoa&&(a+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(i))))," */")),e.styleTagTransform(a,r,e.options)},remove:function(){var e;null===(e=r).parentNode||e.parentNode.removeChild(e)}}}},"./node_modules/style-loader/dist/runtime/styleTagTransform.js"(e){e.exports=function(e,r){if(r.styleSheet)r.styleSheet.cssText=e;else{for(;r.firstChild;)r.removeChild(r.firstChild);r.appendChild(document.createTextNode(e))}}},"./style/index.js"(e,r,t){var a=t("./node_modules/style-loader/dist/runtime/injectStylesIntoStyleTag.js"),n=t.n(a),i=t("./node_modules/style-loader/dist/runtime/styleDomAPI.js"),o=t.n(i),l=t("./node_modules/style-loader/dist/runtime/insertBySelector.js"),s=t.n(l),d=t("./node_modules/style-loader/dist/runtime/setAttributesWithoutAttributes.js"),c=t.n(d),p=t("./node_modules/style-loader/dist/runtime/insertStyleElement.js"),u=t.n(p),b=t("./node_modules/style-loader/dist/runtime/styleTagTransform.js"),f=t.n(b),m=t("./node_modules/css-loader/dist/cjs.js!./style/base.css"),g={};g.styleTagTransform=f(),g.setAttributes=c(),g.insert=s().bind(null,"head"),g.domAPI=o(),g.insertStyleElement=u(),n()(m.A,g),m.A&&m.A.locals&&m.A.locals}}]);
+
+.nbtrail-registry-list,
+.nbtrail-version-list {
+  list-style: none;
+  margin: 0;
+  padding: 0;
+}
+
+.nbtrail-model {
+  border: 1px solid var(--jp-border-color2);
+  border-radius: 4px;
+  margin: 4px 0;
+  padding: 4px 6px;
+}
+
+.nbtrail-version {
+  margin: 4px 0 0 4px;
+  padding-top: 2px;
+  border-top: 1px solid var(--jp-border-color3);
+}
+
+.nbtrail-version-head {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 2px 6px;
+  align-items: center;
+}
+
+.nbtrail-alias {
+  background: var(--jp-brand-color3);
+  border-radius: 3px;
+  padding: 0 4px;
+  font-size: var(--jp-ui-font-size0);
+}
+
+.nbtrail-policy,
+.nbtrail-approvals {
+  margin: 2px 0 0 8px;
+  font-size: var(--jp-ui-font-size0);
+}
+
+.nbtrail-approve {
+  margin: 4px 0 0 8px;
+}
+`,""]),t.d(e,{},{A:o})},"./node_modules/css-loader/dist/runtime/api.js"(r){r.exports=function(r){var e=[];return e.toString=function(){return this.map(function(e){var t="",a=void 0!==e[5];return e[4]&&(t+="@supports (".concat(e[4],") {")),e[2]&&(t+="@media ".concat(e[2]," {")),a&&(t+="@layer".concat(e[5].length>0?" ".concat(e[5]):""," {")),t+=r(e),a&&(t+="}"),e[2]&&(t+="}"),e[4]&&(t+="}"),t}).join("")},e.i=function(r,t,a,n,i){"string"==typeof r&&(r=[[null,r,void 0]]);var o={};if(a)for(var l=0;l<this.length;l++){var s=this[l][0];null!=s&&(o[s]=!0)}for(var d=0;d<r.length;d++){var p=[].concat(r[d]);a&&o[p[0]]||(void 0!==i&&(void 0===p[5]||(p[1]="@layer".concat(p[5].length>0?" ".concat(p[5]):""," {").concat(p[1],"}")),p[5]=i),t&&(p[2]&&(p[1]="@media ".concat(p[2]," {").concat(p[1],"}")),p[2]=t),n&&(p[4]?(p[1]="@supports (".concat(p[4],") {").concat(p[1],"}"),p[4]=n):p[4]="".concat(n)),e.push(p))}},e}},"./node_modules/css-loader/dist/runtime/noSourceMaps.js"(r){r.exports=function(r){return r[1]}},"./node_modules/style-loader/dist/runtime/injectStylesIntoStyleTag.js"(r){var e=[];function t(r){for(var t=-1,a=0;a<e.length;a++)if(e[a].identifier===r){t=a;break}return t}function a(r,a){for(var n={},i=[],o=0;o<r.length;o++){var l=r[o],s=a.base?l[0]+a.base:l[0],d=n[s]||0,p="".concat(s," ").concat(d);n[s]=d+1;var c=t(p),b={css:l[1],media:l[2],sourceMap:l[3],supports:l[4],layer:l[5]};if(-1!==c)e[c].references++,e[c].updater(b);else{var u=function(r,e){var t=e.domAPI(e);return t.update(r),function(e){e?(e.css!==r.css||e.media!==r.media||e.sourceMap!==r.sourceMap||e.supports!==r.supports||e.layer!==r.layer)&&t.update(r=e):t.remove()}}(b,a);a.byIndex=o,e.splice(o,0,{identifier:p,updater:u,references:1})}i.push(p)}return i}r.exports=function(r,n){var i=a(r=r||[],n=n||{});return function(r){r=r||[];for(var o=0;o<i.length;o++){var l=t(i[o]);e[l].references--}for(var s=a(r,n),d=0;d<i.length;d++){var p=t(i[d]);0===e[p].references&&(e[p].updater(),e.splice(p,1))}i=s}}},"./node_modules/style-loader/dist/runtime/insertBySelector.js"(r){var e={};r.exports=function(r,t){var a=function(r){if(void 0===e[r]){var t=document.querySelector(r);if(window.HTMLIFrameElement&&t instanceof window.HTMLIFrameElement)try{t=t.contentDocument.head}catch(r){t=null}e[r]=t}return e[r]}(r);if(!a)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");a.appendChild(t)}},"./node_modules/style-loader/dist/runtime/insertStyleElement.js"(r){r.exports=function(r){var e=document.createElement("style");return r.setAttributes(e,r.attributes),r.insert(e,r.options),e}},"./node_modules/style-loader/dist/runtime/setAttributesWithoutAttributes.js"(r,e,t){r.exports=function(r){var e=t.nc;e&&r.setAttribute("nonce",e)}},"./node_modules/style-loader/dist/runtime/styleDomAPI.js"(r){r.exports=function(r){if("u"<typeof document)return{update:function(){},remove:function(){}};var e=r.insertStyleElement(r);return{update:function(t){var a,n,i;a="",t.supports&&(a+="@supports (".concat(t.supports,") {")),t.media&&(a+="@media ".concat(t.media," {")),(n=void 0!==t.layer)&&(a+="@layer".concat(t.layer.length>0?" ".concat(t.layer):""," {")),a+=t.css,n&&(a+="}"),t.media&&(a+="}"),t.supports&&(a+="}"),(i=t.sourceMap)&&"u">typeof btoa&&(a+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(i))))," */")),r.styleTagTransform(a,e,r.options)},remove:function(){var r;null===(r=e).parentNode||r.parentNode.removeChild(r)}}}},"./node_modules/style-loader/dist/runtime/styleTagTransform.js"(r){r.exports=function(r,e){if(e.styleSheet)e.styleSheet.cssText=r;else{for(;e.firstChild;)e.removeChild(e.firstChild);e.appendChild(document.createTextNode(r))}}},"./style/index.js"(r,e,t){var a=t("./node_modules/style-loader/dist/runtime/injectStylesIntoStyleTag.js"),n=t.n(a),i=t("./node_modules/style-loader/dist/runtime/styleDomAPI.js"),o=t.n(i),l=t("./node_modules/style-loader/dist/runtime/insertBySelector.js"),s=t.n(l),d=t("./node_modules/style-loader/dist/runtime/setAttributesWithoutAttributes.js"),p=t.n(d),c=t("./node_modules/style-loader/dist/runtime/insertStyleElement.js"),b=t.n(c),u=t("./node_modules/style-loader/dist/runtime/styleTagTransform.js"),f=t.n(u),m=t("./node_modules/css-loader/dist/cjs.js!./style/base.css"),g={};g.styleTagTransform=f(),g.setAttributes=p(),g.insert=s().bind(null,"head"),g.domAPI=o(),g.insertStyleElement=b(),n()(m.A,g),m.A&&m.A.locals&&m.A.locals}}]);
