@@ -329,3 +329,18 @@ def test_bad_options_are_refused_by_name(kwargs, message):
 def test_bad_labels_and_scores_are_refused_by_name(y_true, y_score, message):
     with pytest.raises(UsageError, match=message):
         business_value(y_true, y_score, cost_matrix=COSTS)
+
+
+def test_a_value_matrix_is_parsed_from_text_and_bad_text_names_the_parameter():
+    from nbtrail.checks import parse_value_matrix
+
+    assert parse_value_matrix("tp=50, FP=-10,tn=0 , fn=0") == {
+        "tp": 50.0,
+        "fp": -10.0,
+        "tn": 0.0,
+        "fn": 0.0,
+    }
+    with pytest.raises(UsageError, match=r"value_matrix: 'fp=ten' is not OUTCOME=NUMBER"):
+        parse_value_matrix("tp=50, fp=ten")
+    with pytest.raises(UsageError, match=r"gains: 'tp 50' is not OUTCOME=NUMBER"):
+        parse_value_matrix("tp 50", parameter="gains")

@@ -151,7 +151,7 @@ def test_the_annex_iv_bundle_maps_items_to_evidence_and_fingerprints_every_file(
     assert code == 0, err
     bundle = project / "bundle"
     assert (
-        "Items without evidence: 1(c), 1(h), 2(e), 5, 7, 8, 9." in out
+        "Items without evidence: 1(c), 1(h), 2(e), 4, 5, 7, 8, 9." in out
     )  # no environment recorded here
     index = (bundle / "index.md").read_text()
     assert "| 2(g) | validation and testing" in index and "`checks.json`" in index

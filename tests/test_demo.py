@@ -41,6 +41,10 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     assert "budget    epsilon 10 on adult.csv, 0 spent" in out
     assert "trail verifies" in out
     assert "lineage of models/model.joblib" in out
+    assert "registry  adult-income@1 registered" in out
+    card = (folder / "model_card.md").read_text()
+    assert card.startswith("---\nmodel_name: adult-income@1\n")
+    assert "| accuracy | 0.84" in card and "| business_value |" in card
     for name in ("report.html", "junit.xml", ".nbtrail/trail.db", "models/model.joblib"):
         assert (folder / name).exists(), name
         assert str(folder / name) in out, f"the demo does not say where {name} is"
@@ -148,6 +152,7 @@ def test_demo_runs_the_template_pipeline_end_to_end(tmp_path, monkeypatch):
     steps_run = ("prepare_data", "validate_data", "train", "train_private", "fairness_audit")
     for step in (*steps_run, "export_model"):
         assert f"reused    {step}" in again.stdout
+    assert "registry  adult-income@1 registered" in again.stdout  # the same bytes: version 1
     with open_trail() as trail:
         assert len(trail.runs(kind="pipeline")) == 2
         assert trail.verify().ok

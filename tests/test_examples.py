@@ -203,3 +203,30 @@ def test_monitoring_example_alerts_on_drift_retrains_and_compares(tmp_path):
         (pipeline,) = trail.runs(kind="pipeline")
         assert pipeline.status == "succeeded"
         assert trail.verify().ok
+
+
+def test_registry_example_refuses_on_failing_fairness_and_documents_the_evidence(tmp_path):
+    nb = _execute("registry_model_card.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    texts = "\n".join(_texts(nb))
+    # First refused for three reasons, then (assessed and approved) for the failing audit only.
+    assert "fairness: failed" in texts and "impact_assessment: missing" in texts
+    refusals = [t for t in _texts(nb) if "cannot become champion" in t]
+    assert len(refusals) == 2 and "approvals" not in refusals[1]
+    assert "impact_assessment" not in refusals[1]
+    folder = tmp_path / "governance_demo"
+    with open_trail(folder) as trail:
+        from nbtrail import registry
+
+        model = registry.get_model("adult-income", trail=trail)
+        assert model.aliases == {"challenger": 1}  # rolled back from 2
+        assert [v.registered_by for v in model.versions] == ["bob", "bob"]
+        approvals = registry.approvals_of(model.rows, 1, {})
+        assert [a.approver for a in approvals] == ["carol"]
+        assert trail.verify().ok
+    card = (folder / "model_card.md").read_text()
+    assert "| fairness | fail |" in card and "Approved by carol (risk)" in card
+    index = (folder / "annex-iv" / "index.md").read_text()
+    assert "Items without evidence: 1(h), 4, 7, 8, 9." in index
+    assert "signature verifies" in card and "all verify" in texts

@@ -5,8 +5,9 @@ It makes a demo folder with its own trail (always the embedded SQLite store, wha
 ``prepare_data`` loads the bundled Adult census data, cleans it, splits it and snapshots the
 splits; ``train`` fits a scikit-learn pipeline and records its metrics; ``train_private`` trains
 with differential privacy, paid from the privacy budget the demo puts on the raw Adult file.
-Every step is a papermill execution with capture loaded in the kernel. Then it writes the
-JUnit XML and the HTML report, verifies the trail, and prints the model's lineage and where
+Every step is a papermill execution with capture loaded in the kernel. Then it registers the
+model (``adult-income``) and writes its model card from the trail's evidence, writes the JUnit
+XML and the HTML report, verifies the trail, and prints the model's lineage and where
 everything is.
 Running it again reuses the steps whose inputs did not change.
 """
@@ -49,6 +50,20 @@ def _budget_the_raw_data(raw: Path, trail, say) -> None:
     say(f"  budget    epsilon {status.epsilon:g} on {raw.name}, {status.spent_epsilon:g} spent")
 
 
+MODEL_NAME = "adult-income"
+
+
+def _register_and_describe(model: Path, folder: Path, trail, say) -> Path:
+    """Register the trained model (a rerun finds its version) and write its model card."""
+    from .registry import register
+    from .report import model_card
+
+    version = register(model, name=MODEL_NAME, trail=trail)
+    card = model_card(version.ref, trail=trail).save(folder / "model_card.md")
+    say(f"  registry  {version.ref} registered; model card written from the trail's evidence")
+    return card
+
+
 def run_demo(folder: Path, say=print) -> int:
     """Run the demo in ``folder``; return 0 when the pipeline succeeded and the trail verifies.
 
@@ -85,11 +100,12 @@ def run_demo(folder: Path, say=print) -> int:
                 say(f"  {step.status:<9} {step.name} ({step.duration:.1f}s{extra})")
                 if step.error:
                     say(f"            {step.error}")
+            model = folder / "models" / "model.joblib"
+            card = _register_and_describe(model, folder, trail, say) if result.ok else None
             junit = write_junit(trail, result.run_id, folder / "junit.xml")
             report = write_report(trail, result.run_id, folder / "report.html")
             verified = trail.verify()
             say(f"  verify    {verified.summary()}")
-            model = folder / "models" / "model.joblib"
             if model.is_file():
                 say("")
                 say("lineage of models/model.joblib:")
@@ -101,12 +117,16 @@ def run_demo(folder: Path, say=print) -> int:
             say(f"  trail database              {home / 'trail.db'}")
             say(f"  snapshots and notebooks     {home / 'objects'}, {home / 'runs'}")
             say(f"  data and model              {folder / 'data'}, {model}")
+            if card is not None:
+                say(f"  model card                  {card}")
             say("")
             say(f"try:  cd {folder}")
             say("      nbtrail runs")
             say(f"      nbtrail show {result.run_id}")
             say("      nbtrail lineage models/model.joblib --format dot")
             say(f"      nbtrail reproduce {result.run_id}")
+            say(f"      nbtrail registry show {MODEL_NAME}")
+            say(f"      nbtrail card {MODEL_NAME} --output card.html")
             say("      nbtrail verify")
     finally:
         os.chdir(previous)

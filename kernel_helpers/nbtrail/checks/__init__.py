@@ -22,7 +22,7 @@ renderer (:func:`register_renderer`) in notebooks, widgets, reports and the Jupy
 from ..errors import GateFailed
 from ..vocabulary import CHECK_STATUSES as STATUSES
 from ..vocabulary import worst
-from ._business import business_value
+from ._business import business_value, parse_value_matrix
 from ._drift import domain_classifier, drift
 from ._drift_stats import summarise as column_summary
 from ._explain import Explanation, explain
@@ -101,6 +101,7 @@ __all__ = [
     "leakage",
     "metrics_table",
     "onnx_parity",
+    "parse_value_matrix",
     "pii",
     "produce",
     "recourse",

@@ -27,7 +27,7 @@ from ._registry import check
 from ._render import escape, metrics_table, register_renderer, svg_image
 from ._result import CheckResult
 
-__all__ = ["business_value"]
+__all__ = ["business_value", "parse_value_matrix"]
 
 OUTCOMES = ("tp", "fp", "tn", "fn")
 GRID_QUANTILES = 257  # resample optimum: searched over score quantiles (plus key thresholds)
@@ -36,6 +36,23 @@ _CONSTANTS = ("best_constant", "accept_all", "reject_all")
 
 
 # -- input ---------------------------------------------------------------------------------
+
+
+def parse_value_matrix(text: str, *, parameter: str = "value_matrix") -> dict[str, float]:
+    """``"tp=50, fp=-10, tn=0, fn=0"`` as a value matrix (for template parameters and CLIs)."""
+    out = {}
+    for item in str(text).split(","):
+        key, sep, number = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip().lower()] = float(number)
+        except ValueError:
+            raise UsageError(
+                f"{parameter}: {item.strip()!r} is not OUTCOME=NUMBER "
+                "(write it as 'tp=50, fp=-10, tn=0, fn=0')"
+            ) from None
+    return out
 
 
 def _outcome_values(value_matrix, cost_matrix) -> dict[str, float]:

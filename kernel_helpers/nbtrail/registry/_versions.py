@@ -41,7 +41,14 @@ _ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 @contextlib.contextmanager
 def using_trail(trail):
-    """The given trail, or the project's, opened for the block and closed after it."""
+    """The given trail, or the project's, opened for the block and closed after it.
+
+    In a kernel that records, what capture recorded so far (a check run two cells ago) is
+    written first: the registry decides on evidence, and must see all of it.
+    """
+    from ..capture import flush
+
+    flush(timeout=60)
     if trail is not None:
         yield trail
         return
@@ -209,6 +216,21 @@ class RegisteredModel:
         }
 
 
+def _recorded(trail, digest: str):
+    """The artifact of ``digest``, once this kernel's capture has written what it recorded.
+
+    A file saved earlier in the same cell may still be in capture's writer queue.
+    """
+    try:
+        return trail.get_artifact(digest)
+    except ArtifactNotFound:
+        from ..capture import flush
+
+        if not flush(timeout=30):
+            raise
+        return trail.get_artifact(digest)
+
+
 def model_artifact(trail, model):
     """The model artifact ``model`` names (a path, an artifact id), or UsageError saying why not.
 
@@ -223,8 +245,16 @@ def model_artifact(trail, model):
             raise UsageError(f"{path}: not a file")
         digest = fingerprint_file(path).digest
         try:
-            art = trail.get_artifact(digest)
+            art = _recorded(trail, digest)
         except ArtifactNotFound:
+            from .. import recording
+
+            if recording.active() is not None:
+                raise UsageError(
+                    f"{path}: these bytes are not on the trail yet: capture records a cell's "
+                    "files when the cell ends, so register the model in the cell after the one "
+                    "that saved it"
+                ) from None
             raise UsageError(
                 f"{path}: these bytes are not on the trail (written outside a recorded run, or "
                 "changed since): write the model from a notebook with %load_ext nbtrail, or a "

@@ -30,7 +30,7 @@ ANNEX_IV = (
     ("2(a)", "methods and steps of development", ["runs.json", "lineage.json"]),
     ("2(b)", "design choices, what the system optimises", ["runs.json"]),
     ("2(d)", "data requirements: datasheets, provenance, cleaning", ["datasheets/"]),
-    ("2(e)", "human oversight measures", ["signatures.json"]),
+    ("2(e)", "human oversight measures", ["signatures.json (impact assessment)"]),
     (
         "2(g)",
         "validation and testing; signed and dated test logs",
@@ -38,8 +38,8 @@ ANNEX_IV = (
     ),
     ("2(h)", "cybersecurity measures (integrity of the records)", ["verify.json", "events.jsonl"]),
     ("3", "capabilities, limitations, accuracy for groups of persons", ["model_card.md"]),
-    ("4", "appropriateness of the performance metrics", ["checks.json"]),
-    ("5", "risk management system", ["signatures.json"]),
+    ("4", "appropriateness of the performance metrics", ["checks.json (business_value)"]),
+    ("5", "risk management system", ["signatures.json (impact assessment)"]),
     ("6", "changes through the lifecycle", ["registry.json", "events.jsonl"]),
     ("7", "harmonised standards applied", []),
     ("8", "EU declaration of conformity", []),
@@ -94,7 +94,7 @@ def annex_iv_bundle(model, output, *, intent=None, trail=None) -> Path:
 def _bundle(trail, model, folder: Path, intent) -> list:
     from ..registry import verify_approvals
     from ..store import registry_history
-    from ._card import _target, model_card, short
+    from ._card import _target, _top, model_card, short
 
     art, version, registered = _target(trail, model)
     card = model_card(art.id if version is None else version.ref, intent=intent, trail=trail)
@@ -117,11 +117,17 @@ def _bundle(trail, model, folder: Path, intent) -> list:
     details = [trail.get_run(r["id"]) for r in runs]
     _write(folder, "runs.json", [r.to_dict() for r in details])
 
+    # The environments the training runs (and the sessions or template runs above their
+    # cells) used: package versions, Python, platform.
+    tops = {_top(trail, r["id"]) for r in runs}
+    used = {u.artifact.id for t in tops for u in trail.run_details(t).used}
+    kinds = dict(zip(artifacts["id"], artifacts["kind"], strict=True))
+    environment_ids = sorted(
+        i for i in used | set(kinds) if kinds.get(i, trail.get_artifact(i).kind) == "environment"
+    )
     environments = [
         {"id": a.id, "name": a.name, "content": _content(trail, a)}
-        for a in (
-            trail.get_artifact(i) for i in artifacts.loc[artifacts["kind"] == "environment", "id"]
-        )
+        for a in (trail.get_artifact(i) for i in environment_ids)
     ]
     _write(folder, "environment.json", environments)
 
@@ -176,7 +182,9 @@ def _bundle(trail, model, folder: Path, intent) -> list:
         "lineage.json": True,
         "datasheets/": bool(datasheets),
         "signatures.json": bool(signatures["approvals"] or signatures["impact_assessments"]),
+        "signatures.json (impact assessment)": bool(signatures["impact_assessments"]),
         "checks.json": bool(checks),
+        "checks.json (business_value)": any((c.kind or c.name) == "business_value" for c in checks),
         "verify.json": True,
         "events.jsonl": bool(events),
         "registry.json": bool(rows),

@@ -30,7 +30,7 @@ INTENT_KEYS = {
     "license": "Licence",
     "contact": "Contact",
 }
-_REQUIRED_INTENT = ("intended_use", "users", "out_of_scope")
+_CODE = (".ipynb", ".py", ".r", ".sql", ".yaml", ".yml")
 GROUPS = (
     ("Data checks", ("schema", "data_quality", "leakage", "label_issues", "pii")),
     ("Fairness", ("fairness", "fairness_mitigation", "recourse")),
@@ -114,10 +114,16 @@ def _producers(lineage, ids: set[str]) -> list[str]:
 
 
 def _top(trail, run_id: str) -> str:
-    """The top-level run above a cell or a step."""
+    """The run a cell belongs to: its session, or the template run above that session.
+
+    Not the pipeline above a template run: that holds every other step's metrics too.
+    """
     run = trail.get_run(run_id)
     while run.parent_id:
-        run = trail.get_run(run.parent_id)
+        parent = trail.get_run(run.parent_id)
+        if parent.kind == "pipeline":
+            break
+        run = parent
     return run.id
 
 
@@ -188,6 +194,8 @@ def _card(trail, model, declared: dict) -> Document:
     sources = artifacts[(artifacts["kind"] == "file") & (artifacts["id"] != art.id)].copy()
     described = trail.describe_artifacts(list(sources["id"]))
     sources["name"] = [described[i][1] or described[i][0] for i in sources["id"]]
+    # Code (the template notebook a run executed) is upstream too; it is not training data.
+    sources = sources[~sources["name"].str.lower().str.endswith(_CODE)]
     checks = trail.checks(judged=ids)
     newest = _newest_by_name(checks)
     producers = _producers(upstream, models)
@@ -199,13 +207,10 @@ def _card(trail, model, declared: dict) -> Document:
     for fitted in sorted(models - {art.id})[:3]:
         record = trail.get_artifact(fitted)
         details.fact("Fitted model", f"{record.meta.get('class', record.name)} {short(fitted)}")
-    for run_id in producers[:3]:
-        node = upstream.nodes[f"run:{run_id}"]
-        details.fact(
-            "Trained in",
-            f"{node['kind']} {node['name']} by {node.get('actor')}",
-            evidence(run=run_id),
-        )
+    trained_in = list(dict.fromkeys(_top(trail, r) for r in producers))
+    for run_id in trained_in[:3]:
+        run = trail.get_run(run_id)
+        details.fact("Trained in", f"{run.kind} {run.name} by {run.actor}", evidence(run=run_id))
     if version:
         details.fact(
             "Registered",
@@ -243,7 +248,7 @@ def _card(trail, model, declared: dict) -> Document:
 
     evaluation = doc.section("Evaluation")
     rows = []
-    for run_id in dict.fromkeys(_top(trail, r) for r in producers):
+    for run_id in trained_in:
         for metric in trail.run_details(run_id, tree=True).metrics:
             rows.append(
                 {
@@ -252,8 +257,9 @@ def _card(trail, model, declared: dict) -> Document:
                     "evidence": evidence(run=metric.run_id),
                 }
             )
+    rows = list({(r["metric"], r["value"]): r for r in rows}.values())
     if rows:
-        evaluation.table(pd.DataFrame(rows).drop_duplicates(["metric", "value"]))
+        evaluation.table(pd.DataFrame(rows))
     else:
         evaluation.missing("no evaluation metric was logged by the runs that trained this model")
 
