@@ -218,20 +218,22 @@ def unprivileged(tmp_path):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def cli(capsys):
-    """Run ``nbtrail ARGS`` in this process: returns (exit code, stdout, stderr)."""
+def run_cli(capsys, *args):
+    """Run ``nbtrail ARGS`` in this process: (exit code, stdout, stderr)."""
     from nbtrail.cli import main
 
-    def run(*args):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's own usage errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out, err
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
-    return run
+
+@pytest.fixture
+def cli(capsys):
+    """:func:`run_cli` bound to this test's captured output."""
+    return lambda *args: run_cli(capsys, *args)
 
 
 @contextlib.contextmanager

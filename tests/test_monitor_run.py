@@ -12,12 +12,12 @@ from typing import ClassVar
 import joblib
 import numpy as np
 import pytest
+from conftest import run_cli
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from nbtrail import monitor
-from nbtrail.cli import main
 from nbtrail.datasets import load_adult
 from nbtrail.store import init_trail, open_trail
 
@@ -25,15 +25,6 @@ NUM = ["age", "education_num", "hours_per_week", "capital_gain"]
 KEY = "test-key-0123456789abcdef"
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 TEMPLATES = Path(__file__).parents[1] / "templates"
-
-
-def run_cli(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

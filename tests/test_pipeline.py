@@ -11,21 +11,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
-from nbtrail.cli import main
 from nbtrail.pipeline.parameters import ParameterError, read_schema, validate
 from nbtrail.store import open_trail
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
-
-
-def run_cli(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
