@@ -26,7 +26,8 @@ untimed warm-up, then the median of ``--repeat`` calls (default 7; 5 for the car
    call evaluates and writes an alias move (the registry write under the writer lock);
 3. **``model_card("income@N").markdown()``**: lineage, evidence, metrics, budgets, history,
    approvals verified, Markdown rendered;
-4. context: ``get_model`` alone and ``list_models``, each on an open trail.
+4. context: ``open_trail`` alone (part of 1-3), ``get_model`` and ``list_models`` on an open
+   trail.
 
 No peer exists (MLflow's registry evaluates no policy and makes no card): the figures are set
 against the issue's goals (decision under 1 s, card under 3 s). ``--profile`` prints where a
@@ -215,6 +216,7 @@ def bench_backend(label: str, folder: Path, args) -> dict:
         card_time, cards = measure({"card": card}, args.repeat or 5)
         assert "signature verifies" in cards["card"] and "schema" in cards["card"]
         figures |= card_time
+        figures |= measure({"open_trail": lambda: open_trail().close()}, args.repeat or 7)[0]
         with open_trail() as trail:
             figures |= measure(
                 {
@@ -230,8 +232,9 @@ def bench_backend(label: str, folder: Path, args) -> dict:
     print(
         f"{label}: decision {figures['decision'] * 1e3:.0f} ms, promote (write included) "
         f"{figures['promote'] * 1e3:.0f} ms, card {figures['card']:.2f} s, get_model "
-        f"{figures['get_model'] * 1e3:.0f} ms, list_models {figures['list_models'] * 1e3:.0f} ms "
-        f"({moves} alias moves written)",
+        f"{figures['get_model'] * 1e3:.0f} ms, list_models {figures['list_models'] * 1e3:.0f} ms, "
+        f"open_trail alone {figures['open_trail'] * 1e3:.0f} ms ({moves} alias moves written; "
+        f"card {len(cards['card']) / 1024:.0f} KiB of Markdown)",
         flush=True,
     )
     return figures

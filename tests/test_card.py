@@ -189,3 +189,19 @@ def test_the_datasheet_command_prints_or_writes_and_refuses_unknown_data(project
     (project / "other.csv").write_text("a\n1\n")
     code, _, err = cli("datasheet", "other.csv")
     assert code == 2 and "not on the trail" in err
+
+
+def test_the_cards_registry_history_keeps_its_version_and_the_recent_facts(project):
+    paths = []
+    for seed in range(14):
+        with training_run(project, f"m{seed}", seed=seed) as (_, recorded):
+            paths.append(recorded["path"])
+    for path in paths:
+        registry.register(path, name="income")
+    text = model_card("income@1").markdown()
+    history = text.split("## Registry history and approvals")[1]
+    rows = [line for line in history.splitlines() if line.startswith("| 20")]
+    assert len(rows) == 11  # version 1's own registration and the 10 most recent facts
+    assert "| register | 1 |" in history and "| register | 14 |" in history
+    assert "| register | 3 |" not in history
+    assert "3 earlier facts about other versions of income are left out" in history

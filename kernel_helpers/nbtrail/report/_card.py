@@ -30,6 +30,7 @@ INTENT_KEYS = {
     "license": "Licence",
     "contact": "Contact",
 }
+_RECENT = 10  # registry facts about other versions shown in a card
 _CODE = (".ipynb", ".py", ".r", ".sql", ".yaml", ".yml")
 GROUPS = (
     ("Data checks", ("schema", "data_quality", "leakage", "label_issues", "pii")),
@@ -311,8 +312,17 @@ def _card(trail, model, declared: dict) -> Document:
     history = doc.section("Registry history and approvals")
     if registered is not None:
         table = registered.history.copy()
-        table["at"] = table["at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}")
+        # This version's own facts and the model's most recent ones: a registry of hundreds
+        # of versions would otherwise fill the card.
+        mine = table["version"] == version.version
+        shown = table[mine | (table.index >= len(table) - _RECENT)]
+        table = shown.assign(at=shown["at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"))
         history.table(table.fillna(""))
+        if len(shown) < len(registered.history):
+            history.text(
+                f"{len(registered.history) - len(shown)} earlier facts about other versions of "
+                f"{registered.name} are left out: nbtrail registry show {registered.name}"
+            )
         approvals = approvals_of(registered.rows, version.version, load_settings().approvers)
         for approval in approvals:
             verdict = "signature verifies" if approval.valid else f"INVALID: {approval.problem}"
