@@ -367,3 +367,17 @@ def test_stat_cache_is_not_fooled_by_a_restored_mtime(tmp_path):
     os.utime(path, ns=(old, old))  # and the same mtime, as `touch -r` or `cp -p` would leave
     time.sleep(0.01)
     assert fingerprint_file(path, cache=cache) != first
+
+
+def test_functions_and_bound_methods_fingerprint_by_their_qualified_name():
+    class Scaler:
+        def fit(self):
+            return self
+
+        def transform(self):
+            return self
+
+    first, second = Scaler(), Scaler()
+    assert fingerprint(first.fit).digest == fingerprint(second.fit).digest
+    assert fingerprint(first.fit).digest != fingerprint(first.transform).digest
+    assert fingerprint(len).digest != fingerprint(sorted).digest

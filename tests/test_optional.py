@@ -50,3 +50,14 @@ def test_importing_nbtrail_imports_no_extra():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_importing_nbtrail_reads_no_package_metadata_until_the_version_is_asked():
+    code = (
+        "import sys, nbtrail\n"
+        "before = 'importlib.metadata' in sys.modules\n"
+        "version = nbtrail.__version__\n"
+        "print(before, 'importlib.metadata' in sys.modules, bool(version))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]

@@ -15,8 +15,6 @@ reads and writes one store, the trail::
 
 import logging
 
-from ._version import __version__
-
 # A library never prints through logging's last-resort handler: a capture failure must not
 # appear in the user's cell output. Sessions log to .nbtrail/logs/capture.log instead.
 logging.getLogger("nbtrail").addHandler(logging.NullHandler())
@@ -26,6 +24,8 @@ from .errors import GateFailed, NbtrailError  # noqa: E402
 # The rest is imported on first use: ``%load_ext nbtrail`` imports this package on the kernel's
 # thread, and must not pay there for SQLAlchemy, pandas and numpy (capture starts off-thread).
 _LAZY = {
+    # Reading the installed version costs importlib.metadata (about 25 ms): on first use only.
+    "__version__": "_version",
     "flush": "capture",
     "log_metric": "capture",
     "output": "capture",

@@ -7,7 +7,6 @@ estimators field by field (timing attributes of searches left out).
 
 from __future__ import annotations
 
-import inspect
 import json
 import pickle
 import struct
@@ -449,9 +448,7 @@ def _walk_container(obj, s: _Stream) -> None:
             f"{type(obj).__name__} is an iterator: fingerprinting it would consume it; "
             "materialise it (list(...)) first"
         )
-    elif isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType) or (
-        inspect.ismethod(obj)
-    ):
+    elif isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType | types.MethodType):
         s.tag("callable")
         s.text(_qualname(obj))
     elif _is_estimator(obj):
