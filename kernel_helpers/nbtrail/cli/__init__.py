@@ -40,6 +40,7 @@ from ._commands import (
     cmd_upgrade,
     cmd_verify,
 )
+from ._documents import add_document_parsers
 from ._guard import (
     check_query_arguments,
     is_store_failure,
@@ -48,7 +49,7 @@ from ._guard import (
     undecodable_input,
 )
 from ._monitor import cmd_monitor
-from ._registry import add_document_parsers, add_registry_parser
+from ._registry import add_registry_parser
 
 __all__ = ["build_parser", "main"]
 
