@@ -230,3 +230,24 @@ def test_registry_example_refuses_on_failing_fairness_and_documents_the_evidence
     index = (folder / "annex-iv" / "index.md").read_text()
     assert "Items without evidence: 1(h), 4, 7, 8, 9." in index
     assert "signature verifies" in card and "all verify" in texts
+
+
+def test_team_example_runs_steps_on_dask_posts_lineage_and_streams_a_dataset(tmp_path):
+    nb = _execute("running_for_a_team.ipynb", tmp_path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    texts = "\n".join(_texts(nb))
+    assert "succeeded prepare_data" in " ".join(texts.split())
+    assert re.search(r"prepare_data: ran on worker tcp://127\.0\.0\.1:\d+", texts)
+    for job in ("prepare-and-validate", "prepare_data", "validate_data"):
+        assert re.search(rf"START\s+{job}\s", texts) and re.search(rf"COMPLETE\s+{job}\s", texts)
+    assert "drift fail: 1 of 4 columns drifted: age" in texts
+    assert "schema pass: all 7,535 rows match" in texts
+    assert re.search(r"ok\s+openlineage\s+http://127\.0\.0\.1:\d+: answered HTTP 200", texts)
+    folder = tmp_path / "team_demo"
+    with open_trail(folder, readonly=True) as trail:
+        (pipeline,) = trail.runs(kind="pipeline")
+        assert pipeline.status == "succeeded"
+        (monitoring,) = trail.runs(kind="monitor")
+        assert {c.name for c in trail.checks([monitoring.id])} >= {"drift", "schema"}
+        assert trail.verify().ok

@@ -268,3 +268,42 @@ def test_a_profile_reference_takes_its_rows_for_the_multivariate_checks_from_ref
     missing = _spec(tmp_path, "model: models/model.joblib\nreference_rows: nowhere.parquet\n")
     code, _, err = run_cli(capsys, "monitor", missing)
     assert code == 2 and "reference_rows" in err and "nowhere.parquet" in err
+
+
+def test_a_parquet_dataset_named_by_current_is_judged_streamed_with_drift_and_schema(
+    capsys, project, tmp_path
+):
+    from nbtrail.checks import infer_schema
+
+    reference = load_adult("train").head(6000)[NUM]
+    infer_schema(reference).to_yaml(tmp_path / "schema.yaml")
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    test = project["test"][NUM].head(6000).copy()
+    test["age"] = test["age"] + 8
+    test.loc[test.index[:10], "hours_per_week"] = 500  # outside the schema's range
+    for i in range(3):
+        test.iloc[i * 2000 : (i + 1) * 2000].to_parquet(batches / f"part-{i}.parquet")
+    spec = _spec(
+        tmp_path,
+        "model: models/model.joblib\nreference: reference.parquet\ncurrent: batches\n"
+        "checks:\n  drift: {}\n  schema: {schema: schema.yaml}\n",
+    )
+    code, out, err = run_cli(capsys, "monitor", spec, "--json")
+    assert code == 1, out + err
+    result = json.loads(out)
+    statuses = {c["name"]: c["status"] for c in result["checks"]}
+    assert statuses == {"drift": "fail", "schema": "fail"}, result["checks"]
+    (drift,) = [a for a in result["alerts"] if a["check"] == "drift"]
+    assert {f.get("column") for f in drift["findings"] if f.get("drifted", True)} >= {"age"}
+    (schema,) = [a for a in result["alerts"] if a["check"] == "schema"]
+    assert any(f.get("column") == "hours_per_week" for f in schema["findings"])
+    with open_trail() as trail:
+        assert [r.status for r in trail.runs(kind="monitor")] == ["succeeded"]
+        assert trail.verify().ok
+
+
+def test_a_schema_check_without_a_current_dataset_is_refused(capsys, project, tmp_path):
+    spec = _spec(tmp_path, "model: models/model.joblib\nchecks:\n  schema: {schema: s.yaml}\n")
+    code, _, err = run_cli(capsys, "monitor", spec)
+    assert code == 2 and "give 'current'" in err

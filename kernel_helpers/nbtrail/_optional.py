@@ -22,6 +22,9 @@ EXTRAS = {
     "diffprivlib": "privacy",
     "fairlearn": "fairness",
     "flwr": "federated",
+    "distributed": "dask",
+    "dask": "dask",
+    "s3fs": "s3",
 }
 
 

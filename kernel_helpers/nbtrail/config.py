@@ -20,7 +20,19 @@ __all__ = ["HOME_DIRNAME", "ExportBudget", "Privacy", "Settings", "current_actor
 
 HOME_DIRNAME = ".nbtrail"
 
-_KNOWN_KEYS = {"home", "store_url", "blob_url", "privacy", "export", "policy", "roles", "approvers"}
+_KNOWN_KEYS = {
+    "home",
+    "store_url",
+    "blob_url",
+    "scheduler",
+    "openlineage",
+    "privacy",
+    "export",
+    "policy",
+    "roles",
+    "approvers",
+}
+_OPENLINEAGE_KEYS = {"url", "namespace"}
 _PRIVACY_KEYS = {"identifiers", "examples", "require_budget"}
 _EXPORT_KEYS = {"p99_ms", "max_mb", "min_label_agreement", "max_proba_diff"}
 
@@ -93,6 +105,14 @@ class Settings:
         ``[tool.nbtrail.roles]``: role -> the users who hold it.
     approvers : dict
         ``[tool.nbtrail.approvers]``: user -> the Ed25519 public key their approvals verify with.
+    scheduler : str or None
+        Dask scheduler address for ``--executor dask`` (``NBTRAIL_DASK_SCHEDULER``, then
+        ``scheduler``); None starts a local cluster.
+    openlineage_url : str or None
+        Where RunEvents are posted live (``NBTRAIL_OPENLINEAGE_URL``, then
+        ``[tool.nbtrail.openlineage] url``); None posts nothing.
+    openlineage_namespace : str
+        The OpenLineage job namespace (``[tool.nbtrail.openlineage] namespace``).
     """
 
     home: Path | None = None
@@ -107,6 +127,9 @@ class Settings:
     policy: dict = field(default_factory=dict)
     roles: dict = field(default_factory=dict)
     approvers: dict = field(default_factory=dict)
+    scheduler: str | None = None
+    openlineage_url: str | None = None
+    openlineage_namespace: str = "nbtrail"
 
 
 def current_actor(env: os._Environ | dict | None = None) -> str:
@@ -249,6 +272,32 @@ def _policy(table, path: Path | None) -> dict:
     return {alias: dict(rules) for alias, rules in table.items()}
 
 
+def _openlineage(table, env: dict, path: Path | None) -> tuple[str | None, str]:
+    """``[tool.nbtrail.openlineage]`` (url, namespace), the URL overridden by the environment."""
+    where = f"{path}: " if path else ""
+    table = {} if table is None else table
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}openlineage must be a table ([tool.nbtrail.openlineage])")
+    unknown = set(table) - _OPENLINEAGE_KEYS
+    if unknown:
+        raise UsageError(
+            f"{where}unknown openlineage setting {sorted(unknown)[0]!r}; "
+            f"known settings are {', '.join(sorted(_OPENLINEAGE_KEYS))}"
+        )
+    url = env.get("NBTRAIL_OPENLINEAGE_URL") or table.get("url") or None
+    setting = "NBTRAIL_OPENLINEAGE_URL" if env.get("NBTRAIL_OPENLINEAGE_URL") else "openlineage.url"
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://"))
+    ):
+        scheme, _, rest = str(url).rpartition("://")
+        shown = f"{scheme}://{rest.rpartition('@')[2]}" if scheme else rest.rpartition("@")[2]
+        raise UsageError(f"{where}{setting} must be an http:// or https:// URL, got {shown!r}")
+    namespace = table.get("namespace", "nbtrail")
+    if not isinstance(namespace, str) or not namespace:
+        raise UsageError(f"{where}openlineage.namespace must be a non-empty string")
+    return url, namespace
+
+
 def load_settings(start: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
     """Resolve the settings that apply in ``start`` (default: the working directory).
 
@@ -284,7 +333,14 @@ def load_settings(start: str | os.PathLike | None = None, env: dict | None = Non
         blob_url = str((base / str(blob_url)).expanduser().resolve())
 
     key = env.get("NBTRAIL_SIGNING_KEY")
+    lineage_url, lineage_namespace = _openlineage(data.get("openlineage"), env, config_file)
+    scheduler = env.get("NBTRAIL_DASK_SCHEDULER") or data.get("scheduler") or None
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise UsageError(f"{config_file}: scheduler must be an address such as tcp://host:8786")
     return Settings(
+        scheduler=scheduler,
+        openlineage_url=lineage_url,
+        openlineage_namespace=lineage_namespace,
         privacy=_privacy(data.get("privacy"), config_file),
         export=_export(data.get("export"), config_file),
         policy=_policy(data.get("policy"), config_file),

@@ -53,6 +53,9 @@ from ._render import (
 )
 from ._result import CheckResult, SubjectRef
 from ._schema import Schema, infer_schema, validate
+from ._streaming import dataset_summary, drift_dataset
+from ._streaming_io import Dataset, open_dataset
+from ._streaming_validate import validate_dataset
 
 __all__ = [
     "CHECK_CSS",
@@ -64,6 +67,7 @@ __all__ = [
     "STATUSES",
     "CheckResult",
     "CheckSpec",
+    "Dataset",
     "Explanation",
     "FairnessMitigation",
     "GateFailed",
@@ -82,9 +86,11 @@ __all__ = [
     "column_summary",
     "confident_learning",
     "data_quality",
+    "dataset_summary",
     "disparity_table",
     "domain_classifier",
     "drift",
+    "drift_dataset",
     "explain",
     "fairness",
     "fairness_mitigate",
@@ -101,6 +107,7 @@ __all__ = [
     "leakage",
     "metrics_table",
     "onnx_parity",
+    "open_dataset",
     "parse_value_matrix",
     "pii",
     "produce",
@@ -111,6 +118,7 @@ __all__ = [
     "report",
     "svg_image",
     "validate",
+    "validate_dataset",
     "worst",
 ]
 

@@ -83,7 +83,7 @@ def _numeric(column: str, summary: dict, series: pd.Series, o: _Options) -> dict
         return {**row, "status": "error", "reason": "every value is missing in current"}
     if "quantiles" not in summary:
         return {**row, "status": "skipped", "reason": "every value is missing in reference"}
-    edges, ref = fine_edges(summary["quantiles"]), summary["counts"]
+    edges = fine_edges(summary["quantiles"])
     n = len(values)
     cur = np.diff(np.concatenate([[0], np.searchsorted(values, edges, side="left"), [n]]))
     below = float((edges[0] - values[: cur[0]]).sum() / n)
@@ -91,15 +91,28 @@ def _numeric(column: str, summary: dict, series: pd.Series, o: _Options) -> dict
     low_end = np.searchsorted(values, summary["min"], side="left")
     high_start = np.searchsorted(values, summary["max"], side="right")
     outside = float(low_end + n - high_start) / n
+    ends = (values[n // 200], values[n - 1 - n // 200])
+    return numeric_verdict(row, summary, edges, cur, (below, above), outside, ends, o)
+
+
+def numeric_verdict(row, summary, edges, cur, tails, outside, ends, o) -> dict:
+    """Judge a numeric column from the current counts in the reference's fine bins.
+
+    Shared by the in-memory path and the streamed one (:mod:`._streaming`), which merges the
+    same counts over batches: ``tails`` are the mean distances below and above the reference
+    range, ``outside`` the share of values outside it, ``ends`` the current values at the
+    0.5% and 99.5% ranks (for the picture only).
+    """
+    ref, n = summary["counts"], int(np.sum(cur))
     starts = st.merge_bins(ref, st.test_bins(summary["count"], n))
     p_value = st.contingency_p(np.add.reduceat(ref, starts), np.add.reduceat(cur, starts))
     scale = summary["std"] if summary["std"] > 0 else 1.0
-    distance = st.wasserstein(edges, ref, cur, below, above) / scale
+    distance = st.wasserstein(edges, ref, cur, *tails) / scale
     starts = st.merge_bins(ref, 10)
     psi = st.psi(np.add.reduceat(ref, starts), np.add.reduceat(cur, starts))
     q = summary["quantiles"]
-    low = min(q[len(q) // 200], values[n // 200])
-    high = max(q[len(q) - 1 - len(q) // 200], values[n - 1 - n // 200])
+    low = min(q[len(q) // 200], ends[0])
+    high = max(q[len(q) - 1 - len(q) // 200], ends[1])
     row.update(
         method=o.numeric_method,
         effect=distance if o.numeric_method == "wasserstein" else psi,

@@ -354,7 +354,16 @@ def validate(
                 }
             )
     share = len(failing_rows) / len(data) if len(data) else 0.0
-    failed = structural or share > max_failure_share
+    return schema_verdict(name, rows, len(data), len(schema.columns), structural, share, thresholds)
+
+
+def schema_verdict(name, rows, n_rows, n_columns, structural, share, thresholds) -> CheckResult:
+    """The verdict from failures aggregated per column and rule (in memory or streamed).
+
+    ``structural`` is a missing column or a wrong type (always a failure); otherwise the check
+    fails when the share of failing rows passes ``thresholds["failing_row_share"]``.
+    """
+    failed = structural or share > thresholds["failing_row_share"]
     status = "fail" if failed else ("warn" if rows else "pass")
     for row in rows:
         row["status"] = "fail" if failed else "warn"
@@ -362,14 +371,14 @@ def validate(
         rows, columns=["column", "rule", "failures", "examples", "rows", "status"]
     )
     metrics = {
-        "rows": len(data),
-        "columns_checked": len(schema.columns),
+        "rows": n_rows,
+        "columns_checked": n_columns,
         "failures": int(details["failures"].sum()) if len(details) else 0,
         "failing_columns": int(details["column"].nunique()) if len(details) else 0,
         "failing_row_share": share,
     }
     if not rows:
-        summary = f"all {len(data):,} rows match the schema's {len(schema.columns)} columns"
+        summary = f"all {n_rows:,} rows match the schema's {n_columns} columns"
     else:
         worst_row = details.sort_values("failures", ascending=False).iloc[0]
         summary = (

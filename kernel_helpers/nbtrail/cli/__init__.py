@@ -28,7 +28,6 @@ from ._commands import (
     cmd_checks,
     cmd_demo,
     cmd_export_onnx,
-    cmd_export_openlineage,
     cmd_init,
     cmd_lineage,
     cmd_pipeline_run,
@@ -40,6 +39,7 @@ from ._commands import (
     cmd_upgrade,
     cmd_verify,
 )
+from ._doctor import add_doctor_parser
 from ._documents import add_document_parsers
 from ._guard import (
     check_query_arguments,
@@ -48,6 +48,7 @@ from ._guard import (
     store_failure,
     undecodable_input,
 )
+from ._lineage import add_openlineage_parser
 from ._monitor import cmd_monitor
 from ._registry import add_registry_parser
 
@@ -140,11 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export the trail to other systems")
     targets = p.add_subparsers(dest="target", metavar="TARGET", parser_class=_Parser)
     targets.required = True
-    q = targets.add_parser("openlineage", help="a run as OpenLineage RunEvents (JSON Lines)")
-    q.add_argument("run", help="run id or a unique prefix of it")
-    q.add_argument("-o", "--output", help="file to write (default: standard output)")
-    q.add_argument("--namespace", default="nbtrail", help="OpenLineage job namespace")
-    q.set_defaults(func=cmd_export_openlineage)
+    add_openlineage_parser(targets)
     q = targets.add_parser("onnx", help="a fitted scikit-learn model as ONNX, parity-checked")
     q.add_argument("model", help="the fitted model (a joblib or pickle file)")
     q.add_argument("--sample", required=True, help="CSV or Parquet rows of the model's input")
@@ -183,7 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     actions.required = True
     q = actions.add_parser("run", help="run a pipeline spec (YAML)")
     q.add_argument("spec", help="the pipeline YAML")
-    q.add_argument("--workers", type=_positive_int, default=1, help="steps to run at once")
+    q.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="steps to run at once (default: 1; with --executor dask, the machine's cores)",
+    )
+    q.add_argument("--executor", default="local", help="where steps run: local or dask")
+    q.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler tcp://HOST:PORT for --executor dask (default: the scheduler "
+        "setting, else a local cluster)",
+    )
     q.add_argument("--force", action="store_true", help="re-execute steps that could be reused")
     which = q.add_mutually_exclusive_group()
     which.add_argument("--only", metavar="STEP", help="run only this step")
@@ -224,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_registry_parser(sub, _Parser)
     add_document_parsers(sub)
+
+    add_doctor_parser(sub)
 
     p = sub.add_parser("demo", help="run the end-to-end demo on the bundled Adult dataset")
     p.add_argument("--dir", default="nbtrail-demo", help="demo folder (default: nbtrail-demo)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -392,14 +393,21 @@ def cmd_pipeline_run(args) -> int:
     from ..store import open_or_create_trail
 
     check_outputs(args, PIPELINE_OUTPUTS)
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler is for --executor dask")
+    workers = args.workers
+    if workers is None:  # a local cluster sized to the machine; one step at a time otherwise
+        workers = (os.cpu_count() or 1) if args.executor == "dask" else 1
     with open_or_create_trail() as trail:
         result = run_pipeline(
             args.spec,
             trail=trail,
-            workers=args.workers,
+            workers=workers,
             force=args.force,
             only=args.only,
             start_from=getattr(args, "from"),
+            executor=args.executor,
+            executor_options={"scheduler": args.scheduler} if args.scheduler else None,
         )
         _write_reports(trail, result.run_id, args)
     if args.json:

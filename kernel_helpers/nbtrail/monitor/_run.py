@@ -81,6 +81,13 @@ def _reference(spec: MonitorSpec):
     return reference, rows
 
 
+def _streamed_reference(spec: MonitorSpec):
+    """A profile is loaded; a table or dataset is passed by path, so it is streamed too."""
+    if spec.reference is not None and str(spec.reference).endswith(".json"):
+        return _reference(spec)[0]
+    return spec.reference
+
+
 def _guarded(name: str, work) -> CheckResult:
     """Run one check; a failure inside it becomes an ``error`` result naming the reason."""
     try:
@@ -283,7 +290,11 @@ def run_monitor(spec, *, trail=None) -> MonitorResult:
             logged = log.read(since=since)
             recording.activate(run)
             try:
-                if not len(logged.frame):
+                if spec.current is not None:
+                    from ._streamed import judge_dataset
+
+                    results = judge_dataset(spec, spec.current, _streamed_reference(spec))
+                elif not len(logged.frame):
                     results = [CheckResult("prediction_log", "error", "no predictions logged")]
                 else:
                     results = _judge(spec, logged.frame, *_reference(spec))

@@ -6,6 +6,8 @@
     model: models/model.joblib        # its prediction log is what is monitored
     reference: data/profile.json      # a monitor.profile() file, or a table (CSV / Parquet)
     reference_rows: data/sample.parquet   # rows, for the two checks a profile cannot serve
+    current: s3://bucket/batches/2026-05/  # optional: judge this Parquet dataset (a folder,
+                                      # a file or an fsspec URL), streamed, not the log
     since: 7D                         # only predictions logged in the last 7 days
     timeout: 120                      # seconds for the whole monitoring run, alerts included
     checks:
@@ -14,6 +16,7 @@
       prediction_drift: {}                # answers vs the model's on the reference rows
       performance: {positive: ">50K", max_drop: 0.05, reference: {accuracy: 0.85}}
       estimated_performance: {positive: ">50K", min_roc_auc: 0.80}
+      schema: {schema: data/schema.yaml}  # with current: every batch validated, streamed
     alerts:
       - file: alerts.jsonl
       - webhook: https://hooks.example.org/ml
@@ -45,6 +48,7 @@ _TOP = {
     "model",
     "reference",
     "reference_rows",
+    "current",
     "since",
     "timeout",
     "checks",
@@ -58,6 +62,7 @@ _CHECKS = {
     "prediction_drift",
     "performance",
     "estimated_performance",
+    "schema",
 }
 _ALERT_KEYS = {"file": set(), "webhook": {"timeout", "retries", "backoff"}}
 _TRIGGER = {"name", "when", "pipeline"}
@@ -72,6 +77,7 @@ class MonitorSpec:
     model: str
     reference: str | None = None
     reference_rows: str | None = None
+    current: str | None = None
     since: str | None = None
     window: str | None = None
     timeout: float = 300.0
@@ -150,6 +156,8 @@ def load_monitor_spec(source) -> MonitorSpec:
     _refuse_unknown(checks, _CHECKS, "checks")
     for name, options in checks.items():
         checks[name] = _mapping(options, f"checks.{name}")
+    if "schema" in checks and "current" not in data:
+        raise UsageError("checks.schema validates a dataset: give 'current' (the dataset) too")
     timeout = data.get("timeout", 300)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise UsageError(f"timeout must be a number of seconds above 0, got {timeout!r}")
@@ -160,11 +168,14 @@ def load_monitor_spec(source) -> MonitorSpec:
         candidate = base / str(value)
         return str(candidate) if candidate.exists() else str(value)
 
+    if "schema" in checks:
+        checks["schema"] = {**checks["schema"], "schema": resolve(checks["schema"].get("schema"))}
     return MonitorSpec(
         name=str(data.get("name") or (path.stem if path else "monitor")),
         model=resolve(str(data["model"])),
         reference=resolve(data.get("reference")),
         reference_rows=resolve(data.get("reference_rows")),
+        current=resolve(data.get("current")),
         since=data.get("since"),
         window=data.get("window"),
         timeout=float(timeout),

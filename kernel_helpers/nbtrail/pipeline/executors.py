@@ -35,6 +35,9 @@ class Executor:
         """Start ``fn(payload)``; return its Future."""
         raise NotImplementedError
 
+    def preflight(self, spec, trail=None, selected=None) -> None:
+        """Check, before any step runs, that the workers have what ``spec``'s steps need."""
+
     def shutdown(self) -> None:
         """Release workers (after every submitted step finished)."""
 

@@ -155,7 +155,8 @@ def _run_step(payload: dict) -> TemplateResult:
             parent=payload["parent"],
             cache_key=payload["cache_key"],
             timeout=payload["timeout"],
-            attrs={"not_reused": payload["not_reused"]} if payload["not_reused"] else None,
+            attrs={key: payload.get(key) for key in ("not_reused", "worker") if payload.get(key)}
+            or None,
             inputs=payload["inputs"],
         )
 
@@ -169,6 +170,7 @@ def run_pipeline(
     only: str | None = None,
     start_from: str | None = None,
     executor: str = "local",
+    executor_options: dict | None = None,
 ) -> PipelineResult:
     """Run a pipeline spec; see the module docstring.
 
@@ -188,6 +190,8 @@ def run_pipeline(
         Run this step and everything downstream of it; earlier steps as with ``only``.
     executor : str
         A registered executor name.
+    executor_options : dict, optional
+        More keyword arguments for the executor (``scheduler`` for ``dask``).
 
     Returns
     -------
@@ -227,8 +231,9 @@ def run_pipeline(
                         "run the pipeline without --only/--from first"
                     )
                 outputs[step.name] = earlier.attrs.get("outputs", {}) if earlier else {}
-        pool = get_executor(executor, workers=workers)
+        pool = get_executor(executor, workers=workers, **(executor_options or {}))
         try:
+            pool.preflight(spec, trail=trail, selected=selected)
             return _execute(trail, spec, selected, outputs, pool, workers, force)
         finally:
             pool.shutdown()
@@ -341,6 +346,7 @@ def _start(trail, pipeline_id, step, outputs, pool, force, environment):
         "timeout": step.timeout,
         "not_reused": reason,
         "inputs": inputs,
+        "retries": step.retries,
     }
     return None, pool.submit(_run_step, payload), reason
 

@@ -36,7 +36,7 @@ from .parameters import ParameterSpec, check_plain, read_schema, validate
 __all__ = ["PipelineSpec", "StepSpec", "load_spec", "resolve_parameters"]
 
 _REF = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_]\w*)\s*\}")
-_STEP_KEYS = {"name", "template", "parameters", "needs", "timeout", "inputs"}
+_STEP_KEYS = {"name", "template", "parameters", "needs", "timeout", "inputs", "retries"}
 _SPEC_KEYS = {"name", "steps"}
 
 
@@ -52,6 +52,7 @@ class StepSpec:
     schema: dict[str, ParameterSpec] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()  # paths or globs, relative to the spec's folder
     folder: Path = field(default_factory=Path)
+    retries: int = 0  # times the step is submitted again after its worker died
 
     def input_files(self) -> list[Path]:
         """The files the declared ``inputs`` match now, sorted (each pattern must match one).
@@ -116,6 +117,7 @@ class PipelineSpec:
                     "parameters": s.parameters,
                     "needs": list(s.needs),
                     "inputs": list(s.inputs),
+                    "retries": s.retries,
                 }
                 for s in self.steps
             ],
@@ -215,6 +217,12 @@ def _load_step(path: Path, index: int, raw, seen: dict, schemas: dict) -> StepSp
         inputs = [inputs]
     if not isinstance(inputs, list) or not all(isinstance(i, str) and i for i in inputs):
         raise UsageError(f"{where}: 'inputs' must be a list of paths or glob patterns")
+    retries = raw.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise UsageError(
+            f"{where}: 'retries' must be a non-negative integer (times the step is run again "
+            f"after its worker died), got {retries!r}"
+        )
     return StepSpec(
         name=name,
         template=template_path,
@@ -224,6 +232,7 @@ def _load_step(path: Path, index: int, raw, seen: dict, schemas: dict) -> StepSp
         schema=schema,
         inputs=tuple(inputs),
         folder=path.parent,
+        retries=retries,
     )
 
 

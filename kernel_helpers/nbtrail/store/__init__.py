@@ -28,6 +28,7 @@ from ._ledger import (
     spend,
 )
 from ._lineage import Lineage
+from ._listeners import add_run_listener, remove_run_listener
 from ._open import init_trail, open_or_create_trail, open_trail
 from ._records import (
     ArtifactRecord,
@@ -72,6 +73,7 @@ __all__ = [
     "Trail",
     "Usage",
     "VerifyReport",
+    "add_run_listener",
     "budget_status",
     "check_epsilon",
     "check_metrics",
@@ -82,6 +84,7 @@ __all__ = [
     "open_or_create_trail",
     "open_trail",
     "registry_history",
+    "remove_run_listener",
     "set_budget",
     "spend",
     "table_parquet",

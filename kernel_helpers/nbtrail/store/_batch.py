@@ -44,6 +44,7 @@ from ._facts import (
     RunUpdate,
     edge_key,
 )
+from ._listeners import notify_runs
 
 __all__ = ["Batch"]
 
@@ -73,6 +74,19 @@ class _Op:
     merge: tuple[str, ...] = ()  # JSON columns merged into the row's current value
     must_run: bool = False  # the run must still be running (ending it)
     extra: dict = field(default_factory=dict)
+
+
+def _run_changes(ops: list[_Op], stored: dict) -> list[tuple[str, str]]:
+    """The runs this commit started or ended (one op may do both: capture folds them)."""
+    changes = []
+    for op in ops:
+        if op.table is not _schema.runs:
+            continue
+        if op.kind == "insert":
+            changes.append((op.key, "start"))
+        if "status" in op.values and stored[("runs", op.key)]["status"] != "running":
+            changes.append((op.key, "end"))
+    return changes
 
 
 class Batch:
@@ -210,6 +224,7 @@ class Batch:
             _check_stored(ops, stored)
             self._append_events(conn, ops, stored)
         self._ops = []
+        notify_runs(trail, _run_changes(ops, stored))
         return stored
 
     def _resolve(self, conn: Connection) -> list[_Op]:

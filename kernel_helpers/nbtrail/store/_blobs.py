@@ -4,7 +4,8 @@ A blob's name is the XXH3-128 digest of its bytes, so equal content is stored on
 changed byte is detectable. The default store is a folder (``.nbtrail/objects/ab/cdef...``)
 written atomically: bytes go to a temporary file in ``objects/tmp/``, are fsynced, then renamed
 into place, so a reader never sees a partial blob even if the writer is killed. Any fsspec URL
-(``s3://bucket/trail``, ``memory://...``) can replace the folder through the same interface.
+(``s3://bucket/trail``, ``memory://...``) can replace the folder through the same interface:
+:class:`FsspecBlobStore`, in ``_object_blobs`` (imported only when such a URL is used).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import xxhash
 
 from ..errors import SnapshotError, StoreError
+
+if TYPE_CHECKING:
+    from ._object_blobs import FsspecBlobStore
 
 __all__ = ["BlobStore", "FsspecBlobStore", "LocalBlobStore", "open_blob_store"]
 
@@ -58,6 +62,10 @@ class BlobStore:
     def digests(self) -> Iterator[str]:
         """Yield the digest of every stored blob."""
         raise NotImplementedError
+
+    def stale_temporaries(self) -> list:
+        """Return temporaries left by interrupted writes (never visible as blobs)."""
+        return []
 
     def get_bytes(self, digest: str) -> bytes:
         """Return a stored blob's bytes."""
@@ -194,73 +202,6 @@ class LocalBlobStore(BlobStore):
         return sorted(self._tmp.iterdir()) if self._tmp.is_dir() else []
 
 
-class FsspecBlobStore(BlobStore):
-    """Blobs under any fsspec URL (S3, GCS, Azure, memory, ...).
-
-    Object stores make each put atomic; for file-like backends the blob is written under a
-    temporary name and moved into place.
-
-    Parameters
-    ----------
-    url : str
-        An fsspec URL such as ``s3://bucket/nbtrail/objects``.
-    **storage_options
-        Passed to ``fsspec.core.url_to_fs``.
-    """
-
-    def __init__(self, url: str, **storage_options):
-        import fsspec.core
-
-        self.url = url.rstrip("/")
-        self.fs, self._root = fsspec.core.url_to_fs(self.url, **storage_options)
-
-    def _key(self, digest: str) -> str:
-        _check_digest(digest)
-        return f"{self._root}/{digest[:2]}/{digest[2:]}"
-
-    def exists(self, digest: str) -> bool:
-        """Return whether a blob with this digest is stored."""
-        return bool(self.fs.exists(self._key(digest)))
-
-    def open(self, digest: str) -> BinaryIO:
-        """Open a stored blob for reading."""
-        try:
-            return self.fs.open(self._key(digest), "rb")
-        except FileNotFoundError:
-            raise StoreError(f"blob {digest} is missing from {self.url}") from None
-
-    def put_bytes(self, data: bytes) -> str:
-        """Store bytes; return their digest."""
-        digest = xxhash.xxh3_128_hexdigest(data)
-        if not self.exists(digest):
-            key = self._key(digest)
-            tmp = f"{self._root}/tmp/{digest}.{os.getpid()}"
-            self.fs.pipe_file(tmp, data)
-            self.fs.mv(tmp, key)
-        return digest
-
-    def put_file(self, path: str | os.PathLike, *, expected: str | None = None) -> str:
-        """Store a file's bytes; if ``expected`` is given, refuse a file whose bytes differ."""
-        data = Path(path).read_bytes()
-        digest = xxhash.xxh3_128_hexdigest(data)
-        if expected is not None and digest != expected:
-            raise SnapshotError(
-                f"{path}: the file changed after it was fingerprinted; nothing was stored"
-            )
-        return self.put_bytes(data)
-
-    def digests(self) -> Iterator[str]:
-        """Yield the digest of every stored blob."""
-        if not self.fs.exists(self._root):
-            return
-        for fan in sorted(self.fs.ls(self._root, detail=False)):
-            name = fan.rstrip("/").rsplit("/", 1)[-1]
-            if len(name) != 2:
-                continue
-            for entry in sorted(self.fs.ls(fan, detail=False)):
-                yield name + entry.rstrip("/").rsplit("/", 1)[-1]
-
-
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -274,9 +215,37 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def open_blob_store(location: str | os.PathLike) -> BlobStore:
-    """Open the blob store at a folder path or fsspec URL."""
+def open_blob_store(location: str | os.PathLike, *, setting: str | None = None) -> BlobStore:
+    """Open the blob store at a folder path or fsspec URL.
+
+    Parameters
+    ----------
+    location : str or path-like
+        A folder, ``file://`` URL, or any fsspec URL (``s3://bucket/prefix``).
+    setting : str, optional
+        Where the location came from, named in errors (default: ``NBTRAIL_BLOB_URL``).
+
+    Raises
+    ------
+    UsageError
+        For a scheme fsspec does not know, a missing bucket or refused credentials.
+    StoreError
+        When the object store cannot be reached.
+    MissingExtra
+        When the scheme's library (s3fs for ``s3://``) is not installed.
+    """
     text = os.fspath(location)
     if "://" in text and not text.startswith("file://"):
-        return FsspecBlobStore(text)
+        from ._object_blobs import SETTING, FsspecBlobStore
+
+        return FsspecBlobStore(text, setting=setting or SETTING)
     return LocalBlobStore(text.removeprefix("file://"))
+
+
+def __getattr__(name: str):
+    # FsspecBlobStore lives in its own module, loaded (with fsspec) only when asked for.
+    if name == "FsspecBlobStore":
+        from ._object_blobs import FsspecBlobStore
+
+        return FsspecBlobStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

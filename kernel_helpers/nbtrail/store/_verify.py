@@ -324,10 +324,10 @@ def _verify_blobs(trail, report: VerifyReport, referenced: set[str]) -> None:
             f"{', ...' if len(report.stray_blobs) > 5 else ''}): left by interrupted writes, "
             "or put there outside nbtrail"
         )
-    if isinstance(blobs, LocalBlobStore):
-        stale = blobs.stale_temporaries()
-        if stale:
-            report.notes.append(
-                f"{len(stale)} temporary files from interrupted writes in {blobs.root / 'tmp'} "
-                "(never visible as blobs; safe to delete)"
-            )
+    stale = blobs.stale_temporaries()
+    if stale:
+        where = blobs.root / "tmp" if isinstance(blobs, LocalBlobStore) else f"{blobs.url}/tmp"
+        report.notes.append(
+            f"{len(stale)} temporary files from interrupted writes in {where} "
+            "(never visible as blobs; safe to delete)"
+        )
