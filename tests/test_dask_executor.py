@@ -213,9 +213,7 @@ def test_unreachable_scheduler_is_refused_naming_it_and_nothing_is_recorded(proj
         assert trail.runs() == []
 
 
-def test_the_command_line_runs_steps_on_a_local_cluster_and_refuses_bad_schedulers(
-    project, capsys
-):
+def test_the_command_line_runs_steps_on_a_local_cluster_and_refuses_bad_schedulers(project, capsys):
     code, out, err = run_cli(capsys, "pipeline", "run", _spec(project), "--executor", "dask")
     assert code == 0, out + err
     assert "succeeded first" in " ".join(out.split()) and "pipeline dask-pair succeeded" in out
