@@ -5,7 +5,7 @@
 Three pipelines are fitted on all of Adult's training rows (one-hot of the string columns;
 numeric columns scaled for LogisticRegression, passed through for the trees): LogisticRegression,
 RandomForest (100 trees, n_jobs=1, full depth) and HistGradientBoosting. Each is exported with
-``nbtrail.export.onnx.convert`` and run with onnxruntime (``OnnxModel`` with onnxruntime's
+``nbtrail.export.convert`` and run with onnxruntime (``OnnxModel`` with onnxruntime's
 default threads, one per physical core: 2 here). Each side runs as fast as it can on one row:
 the forest's trees run in parallel in onnxruntime, while scikit-learn's forest keeps n_jobs=1,
 its fastest setting for one row (n_jobs=2 measured 26 ms per row against 4.3 ms: joblib's
@@ -40,8 +40,7 @@ import pandas as pd
 from _machine import Watch, alternating, contention_note, measure, quietly, wait_for_quiet
 
 from nbtrail.datasets import load_adult
-from nbtrail.export.compress import compress
-from nbtrail.export.onnx import OnnxModel, convert
+from nbtrail.export import OnnxModel, compress, convert
 
 CAT = [
     "workclass",

@@ -19,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from nbtrail.datasets import load_adult
 from nbtrail.errors import GateFailed, UsageError
-from nbtrail.export.compress import COLUMNS, Compression, compress
+from nbtrail.export import COLUMNS, Compression, compress
 
 CAT = ["workclass", "education", "marital_status", "occupation", "relationship", "sex"]
 NUM = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]

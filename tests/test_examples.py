@@ -233,6 +233,7 @@ def test_registry_example_refuses_on_failing_fairness_and_documents_the_evidence
 
 
 def test_team_example_runs_steps_on_dask_posts_lineage_and_streams_a_dataset(tmp_path):
+    pytest.importorskip("distributed")
     nb = _execute("running_for_a_team.ipynb", tmp_path)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

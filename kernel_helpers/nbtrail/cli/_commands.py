@@ -227,7 +227,7 @@ def cmd_checkout(args) -> int:
 
 
 def cmd_export_openlineage(args) -> int:
-    from ..export.openlineage import run_events, to_json_lines
+    from ..export import run_events, to_json_lines
 
     check_outputs(args, ("--output",))
     with _read() as trail:
@@ -257,7 +257,7 @@ def _open_trail_if_any():
 
 def cmd_export_onnx(args) -> int:
     from .. import recording
-    from ..export.onnx import convert, load_model, onnx, read_frame
+    from ..export import convert, load_model, onnx, read_frame
 
     model = load_model(args.model)
     if args.output is None:
@@ -302,7 +302,7 @@ def cmd_export_onnx(args) -> int:
 def cmd_predict(args) -> int:
     import pandas as pd
 
-    from ..export.onnx import OnnxModel, read_frame
+    from ..export import OnnxModel, read_frame
 
     check_outputs(args, ("--output",))
     model = OnnxModel(args.onnx)

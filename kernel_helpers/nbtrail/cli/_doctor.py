@@ -110,7 +110,10 @@ def _dask(settings, scheduler: str | None):
         return "off", "no scheduler configured (--executor dask starts a local cluster)"
     from .._optional import require
 
-    require("distributed", purpose="the dask executor")
+    try:
+        require("distributed", purpose="the dask executor")
+    except NbtrailError as exc:
+        return "failed", f"{address} (scheduler): {exc}"
     from distributed import Client
 
     try:

@@ -17,12 +17,16 @@ run, and must not import scikit-learn's and scipy's checks to do it.
 import importlib
 
 _LAZY = {
-    "Compression": ".compress",
-    "compress": ".compress",
-    "ExportResult": ".onnx",
-    "OnnxModel": ".onnx",
-    "convert": ".onnx",
-    "onnx": ".onnx",
+    "COLUMNS": "._compress",
+    "Compression": "._compress",
+    "compress": "._compress",
+    "ExportResult": "._onnx",
+    "OnnxModel": "._onnx",
+    "convert": "._onnx",
+    "input_signature": "._onnx",
+    "load_model": "._onnx",
+    "onnx": "._onnx",
+    "read_frame": "._onnx",
     "run_events": ".openlineage",
     "to_json_lines": ".openlineage",
     "Delivery": "._lineage_http",

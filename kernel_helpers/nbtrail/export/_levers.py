@@ -40,8 +40,8 @@ class Candidate:
 def onnx_tools():
     """The ONNX converter and runtime, or None when they cannot be imported."""
     try:
+        from ._onnx import convert
         from ._runtime import OnnxModel
-        from .onnx import convert
     except (MissingExtra, ImportError):
         return None
     return convert, OnnxModel
