@@ -77,17 +77,16 @@ def pg_server_url():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def pg_database(pg_server_url):
-    """A fresh, empty PostgreSQL database; dropped afterwards. Yields its URL."""
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    name = f"nbtrail_test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def throwaway_database(server_url: str, prefix: str = "nbtrail_test"):
+    """A fresh, empty PostgreSQL database on the server; dropped afterwards. Yields its URL."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(pg_server_url).set(database=name)
-    url = url.render_as_string(hide_password=False)
+    url = sa.engine.make_url(server_url).set(database=name)
     try:
-        yield url
+        yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(
@@ -98,6 +97,13 @@ def pg_database(pg_server_url):
             )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_server_url):
+    """A fresh, empty PostgreSQL database; dropped afterwards. Yields its URL."""
+    with throwaway_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -17,13 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
-import sqlalchemy as sa
-from conftest import run_cli
+from conftest import run_cli, throwaway_database
 
 from nbtrail.errors import UsageError
 from nbtrail.pipeline.executors import get_executor
@@ -331,23 +329,8 @@ def _worker_env(**values) -> dict:
 @pytest.fixture(scope="module")
 def pg_trail_url(pg_server_url):
     """A PostgreSQL database for this module's trails, made here and dropped after."""
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    name = f"nbtrail_dask_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(pg_server_url).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
-                {"n": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with throwaway_database(pg_server_url, "nbtrail_dask") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -129,36 +129,55 @@ def numeric_verdict(row, summary, edges, cur, tails, outside, ends, o) -> dict:
 def _categorical(column: str, summary: dict, series: pd.Series, o: _Options) -> dict:
     missing = int(series.isna().sum())
     row = _row(column, "categorical", summary, missing_cur=missing / len(series))
+    unjudged = categorical_unjudged(row, summary, missing, len(series), o)
+    if unjudged is not None:
+        return unjudged
+    return categorical_verdict(row, summary, category_counts(series).to_dict(), o)
+
+
+def categorical_unjudged(row, summary, missing: int, rows: int, o) -> dict | None:
+    """The row of a categorical column that cannot be judged, or None when it can."""
     if summary.get("truncated") or summary["distinct"] > o.max_categories:
         reason = (
             f"{summary['distinct']:,} distinct values in reference, more than max_categories="
             f"{o.max_categories:,}: an identifier rather than a category"
         )
         return {**row, "status": "skipped", "reason": reason}
-    if missing == len(series):
+    if missing == rows:
         return {**row, "status": "error", "reason": "every value is missing in current"}
     if not summary["counts"]:
         return {**row, "status": "skipped", "reason": "every value is missing in reference"}
-    counts = category_counts(series)
+    return None
+
+
+def categorical_verdict(row, summary, counts: dict, o, *, pooled=None, cap=None) -> dict:
+    """Judge a categorical column from the current counts per label.
+
+    Shared by the in-memory path and the streamed one (:mod:`._streaming`), whose counts keep
+    at most ``cap`` new labels and pool the rest under the label ``pooled``.
+    """
     labels = list(summary["counts"])
-    new = [label for label in counts.index if label not in summary["counts"]]
+    new = [label for label in counts if label not in summary["counts"]]
     ref = np.array([summary["counts"][k] for k in labels] + [0] * len(new), dtype="float64")
-    cur = counts.reindex(labels + new, fill_value=0).to_numpy(dtype="float64")
+    cur = np.array([counts.get(k, 0) for k in labels + new], dtype="float64")
     new_share = float(cur[len(labels) :].sum() / cur.sum())
     js, psi = st.jensen_shannon(ref, cur), st.psi(ref, cur)
+    was_pooled = pooled is not None and pooled in counts
     row.update(
         method=o.categorical_method,
         effect=js if o.categorical_method == "jensenshannon" else psi,
         p_value=st.contingency_p(ref, cur),
-        new_categories=len(new),
+        new_categories=len(new) - was_pooled,
         psi=psi,
         histogram=st.histogram_categories(labels + new, ref, cur),
     )
     if new_share > o.max_new_share:
-        shown = ", ".join(repr(x) for x in new[:3]) + (", ..." if len(new) > 3 else "")
+        named = [x for x in new if x != pooled]
+        shown = ", ".join(repr(x) for x in named[:3]) + (", ..." if len(new) > 3 else "")
+        count = f"more than {cap}" if was_pooled else str(len(new))
         row.update(
             status="warn",
-            reason=f"{len(new)} new categor{'y' if len(new) == 1 else 'ies'} ({shown}) in "
+            reason=f"{count} new categor{'y' if len(new) == 1 else 'ies'} ({shown}) in "
             f"{new_share:.2%} of rows",
         )
     return row

@@ -162,41 +162,10 @@ def _numeric(column: str, summary: dict, sk: NumericSketch, o) -> dict:
 
 def _categorical(column: str, summary: dict, sk: CategorySketch, o) -> dict:
     row = dr._row(column, "categorical", summary, missing_cur=sk.missing / sk.rows)
-    if summary.get("truncated") or summary["distinct"] > o.max_categories:
-        reason = (
-            f"{summary['distinct']:,} distinct values in reference, more than max_categories="
-            f"{o.max_categories:,}: an identifier rather than a category"
-        )
-        return {**row, "status": "skipped", "reason": reason}
-    if sk.missing == sk.rows:
-        return {**row, "status": "error", "reason": "every value is missing in current"}
-    if not summary["counts"]:
-        return {**row, "status": "skipped", "reason": "every value is missing in reference"}
-    labels = list(summary["counts"])
-    new = [label for label in sk.counts if label not in summary["counts"]]
-    ref = np.array([summary["counts"][k] for k in labels] + [0] * len(new), dtype="float64")
-    cur = np.array([sk.counts.get(k, 0) for k in labels + new], dtype="float64")
-    new_share = float(cur[len(labels) :].sum() / cur.sum())
-    js, psi = st.jensen_shannon(ref, cur), st.psi(ref, cur)
-    pooled = _OTHER_NEW in sk.counts
-    row.update(
-        method=o.categorical_method,
-        effect=js if o.categorical_method == "jensenshannon" else psi,
-        p_value=st.contingency_p(ref, cur),
-        new_categories=len(new) - pooled,
-        psi=psi,
-        histogram=st.histogram_categories(labels + new, ref, cur),
-    )
-    if new_share > o.max_new_share:
-        named = [x for x in new if x != _OTHER_NEW]
-        shown = ", ".join(repr(x) for x in named[:3]) + (", ..." if len(new) > 3 else "")
-        count = f"more than {sk.cap}" if pooled else str(len(new))
-        row.update(
-            status="warn",
-            reason=f"{count} new categor{'y' if len(new) == 1 else 'ies'} ({shown}) in "
-            f"{new_share:.2%} of rows",
-        )
-    return row
+    unjudged = dr.categorical_unjudged(row, summary, sk.missing, sk.rows, o)
+    if unjudged is not None:
+        return unjudged
+    return dr.categorical_verdict(row, summary, sk.counts, o, pooled=_OTHER_NEW, cap=sk.cap)
 
 
 def _judge(column: str, summary: dict, sk, dtype, o) -> dict:

@@ -6,17 +6,15 @@ reference and imported in the worker's process: they must not need the client's 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..config import load_settings
 from ..errors import NbtrailError, StoreError
-from .runner import RunFailed
+from .runner import RunFailed, scoped_environ
 
 __all__ = ["WorkerLost", "nbtrail_version", "probe", "run_attempt"]
 
@@ -31,20 +29,6 @@ def nbtrail_version() -> str:
     import nbtrail
 
     return nbtrail.__version__
-
-
-@contextlib.contextmanager
-def _environment(values: dict) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_attempt(fn, payload: dict, metadata_key: list, env: dict):
@@ -68,7 +52,7 @@ def run_attempt(fn, payload: dict, metadata_key: list, env: dict):
             f"unseen on {me['address']}"
         )
     client.set_metadata(metadata_key, me)
-    with _environment(env):
+    with scoped_environ(env):
         result = fn({**payload, "worker": me})
         _note_worker(result, me)
     return result, me
@@ -122,7 +106,7 @@ def probe(request: dict, dask_worker=None) -> dict:
             f"the Jupyter kernel {name!r}" for name in request["kernels"] if name not in known
         ]
     if request["trail"] is not None:
-        with _environment(request["env"]):
+        with scoped_environ(request["env"]):
             lacks += _trail_lacks(request["trail"])
     return {
         "address": dask_worker.address,

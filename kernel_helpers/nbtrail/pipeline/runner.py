@@ -180,7 +180,8 @@ def git_state(folder: str | os.PathLike) -> dict | None:
 
 
 @contextlib.contextmanager
-def _environment(values: dict) -> Iterator[None]:
+def scoped_environ(values: dict) -> Iterator[None]:
+    """Set environment variables (None: left as they are) for a block, then restore them."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update({k: v for k, v in values.items() if v is not None})
     try:
@@ -354,7 +355,7 @@ def _execute(
     failure: RunFailed | None = None
     kind = None
     try:
-        with _environment(kernel_env):
+        with scoped_environ(kernel_env):
             papermill.execute_notebook(
                 str(template_path),
                 str(notebook),
